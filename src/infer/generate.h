@@ -1,0 +1,27 @@
+// Generation for one sequence with a KV cache: prefill the prompt, then decode token by token.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "infer/sampler.h"
+#include "model/qwen3.h"
+
+namespace stepwise {
+
+struct GenerateRequest {
+  std::vector<int32_t> prompt;
+  int64_t max_new_tokens = 0;
+  SamplingParams sampling;
+  std::vector<int32_t> stop_tokens;  // generation ends after emitting one of these
+};
+
+// The new tokens; `on_token` (optional) sees each one as it is chosen (streaming).
+std::vector<int32_t> generate(Qwen3Model& model, const GenerateRequest& request,
+                              const std::function<void(int32_t)>& on_token = nullptr);
+
+// The full-vocabulary logits of one position as a host vector (gathered over the TP group when sharded).
+std::vector<float> gather_logits(Qwen3Model& model, const Tensor& local_logits);
+
+}  // namespace stepwise

@@ -1,0 +1,62 @@
+// Chunked, vocab-parallel LM head + cross-entropy (forward and backward).
+#include "model/lm_head_loss.h"
+
+#include <cmath>
+
+#include "core/arena.h"
+#include "kernels/ops.h"
+
+namespace stepwise {
+
+LmHeadScratch LmHeadScratch::create(int64_t chunk, int64_t vocab_local, Device device) {
+  LmHeadScratch s;
+  ArenaPlan plan;
+  plan.add(&s.logits, {chunk, vocab_local}, DType::kF32);
+  plan.add(&s.row_max, {chunk}, DType::kF32);
+  plan.add(&s.sum_exp, {chunk}, DType::kF32);
+  plan.add(&s.target_logit, {chunk}, DType::kF32);
+  s.block = plan.allocate(device);
+  return s;
+}
+
+LossSum lm_head_loss(const Tensor& h, const Tensor& w, const Tensor& targets, const std::vector<int32_t>& host_targets,
+                     const Qwen3LocalDims& dims, Communicator& tp, LmHeadScratch& s, Tensor* dh, Tensor* dw,
+                     float grad_scale) {
+  const int64_t n = h.size(0), chunk = s.logits.size(0);
+  LossSum loss;
+  for (int64_t r0 = 0; r0 < n; r0 += chunk) {
+    const int64_t r1 = std::min(n, r0 + chunk), c = r1 - r0;
+    int64_t unmasked = 0;
+    for (int64_t r = r0; r < r1; ++r) unmasked += host_targets[r] >= 0;
+    if (unmasked == 0) {
+      if (dh) dh->rows(r0, r1).zero();
+      continue;
+    }
+    const Tensor hc = h.rows(r0, r1), tc = targets.rows(r0, r1);
+    Tensor logits = s.logits.rows(0, c), row_max = s.row_max.rows(0, c), sum_exp = s.sum_exp.rows(0, c),
+           target_logit = s.target_logit.rows(0, c);
+    kernels::linear_forward(logits, hc, w);
+    kernels::cross_entropy_row_max(row_max, logits);
+    tp.all_reduce(row_max, ReduceOp::kMax);
+    kernels::cross_entropy_sum_exp(sum_exp, target_logit, logits, row_max, tc, dims.vocab_start);
+    tp.all_reduce(sum_exp, ReduceOp::kSum);
+    tp.all_reduce(target_logit, ReduceOp::kSum);
+
+    const std::vector<float> mx = row_max.to_f32_vector(), se = sum_exp.to_f32_vector(),
+                             tl = target_logit.to_f32_vector();
+    for (int64_t i = 0; i < c; ++i) {
+      if (host_targets[r0 + i] < 0) continue;
+      loss.sum += std::log(static_cast<double>(se[i])) + mx[i] - tl[i];
+      ++loss.count;
+    }
+    if (!dh) continue;
+    kernels::cross_entropy_backward(logits, row_max, sum_exp, tc, dims.vocab_start, grad_scale);
+    Tensor dhc = dh->rows(r0, r1);
+    kernels::linear_backward_input(dhc, logits, w, /*accumulate=*/false);
+    kernels::linear_backward_weight(*dw, logits, hc);
+  }
+  if (dh) tp.all_reduce(*dh, ReduceOp::kSum);  // each rank contributed its vocabulary slice
+  return loss;
+}
+
+}  // namespace stepwise

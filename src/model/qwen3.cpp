@@ -1,0 +1,234 @@
+// Qwen3Model: forward, explicit backward, scoring and KV-cache decoding over the kernel interface.
+#include "model/qwen3.h"
+
+#include <cmath>
+
+#include "core/status.h"
+#include "kernels/ops.h"
+
+namespace stepwise {
+
+namespace k = kernels;
+
+Qwen3Model::Qwen3Model(const Qwen3Config& config, const ModelOptions& options) : config_(config), options_(options) {
+  if (options.device == Device::kCPU && options.compute_dtype != DType::kF32)
+    invalid_argument("the CPU backend computes in f32; got compute dtype ", dtype_name(options.compute_dtype));
+  if (!options.tp) own_tp_ = make_single_process_communicator("tp");
+  tp_ = options.tp ? options.tp : own_tp_.get();
+  dims_ = make_local_dims(config, tp_->rank(), tp_->size());
+
+  ArenaPlan weight_plan, grad_plan;
+  plan_weights(weight_plan, weights_, config, dims_, options.compute_dtype);
+  plan_weights(grad_plan, grads_, config, dims_, DType::kF32);
+  weight_block_ = weight_plan.allocate(options.device);
+  grad_block_ = grad_plan.allocate(options.device);
+  grad_bytes_ = grad_plan.bytes();
+  tie_weights(weights_, config);
+  tie_weights(grads_, config);
+  params_ = list_parameters(weights_, grads_, config, dims_);
+  const DType inv_freq_dtype = config.dtype == "bfloat16" ? DType::kBF16
+                               : config.dtype == "float16" ? DType::kF16
+                                                           : DType::kF32;
+  rope_ = k::rope_table(config.max_position_embeddings, config.head_dim, config.rope_theta, inv_freq_dtype)
+              .to(options.device);
+}
+
+Tensor Qwen3Model::grad_block() const {
+  return Tensor(grad_block_.get(), {static_cast<int64_t>(grad_bytes_ / sizeof(float))}, DType::kF32,
+                options_.device, grad_block_);
+}
+
+void Qwen3Model::zero_grads() { grad_block().zero(); }
+
+void Qwen3Model::finish_gradients() {
+  for (Parameter& p : params_)
+    if (p.grad_partial_over_tp) tp_->all_reduce(p.grad, ReduceOp::kSum);
+}
+
+void Qwen3Model::reserve_training(int64_t max_tokens) {
+  if (train_bufs_.capacity >= max_tokens) return;
+  train_bufs_ = ForwardBuffers();  // free the old plan before allocating the larger one
+  train_bufs_ = plan_forward_buffers(dims_, max_tokens, /*training=*/true, options_.compute_dtype, options_.device);
+}
+
+ForwardBuffers& Qwen3Model::inference_buffers(int64_t n) {
+  if (infer_bufs_.capacity < n) {
+    infer_bufs_ = ForwardBuffers();
+    infer_bufs_ = plan_forward_buffers(dims_, n, /*training=*/false, options_.compute_dtype, options_.device);
+  }
+  return infer_bufs_;
+}
+
+LmHeadScratch& Qwen3Model::lm_scratch(int64_t n) {
+  const int64_t rows = std::min(n, options_.lm_head_chunk);
+  if (!lm_scratch_.block || lm_scratch_.logits.size(0) < rows)
+    lm_scratch_ = LmHeadScratch::create(rows, dims_.vocab, options_.device);
+  return lm_scratch_;
+}
+
+void Qwen3Model::forward(const DeviceBatch& b, ForwardBuffers& bufs, KvCache* cache) {
+  const int64_t n = b.size;
+  Tensor x0 = bufs.resid_at(0, n);
+  k::embedding_forward(x0, weights_.embed, b.tokens, dims_.vocab_start);
+  tp_->all_reduce(x0, ReduceOp::kSum);  // vocab-parallel: each rank filled only its own rows
+  for (int64_t l = 0; l < dims_.layers; ++l) {
+    Tensor out = bufs.resid_at(l + 1, n);
+    layer_forward(l, b, bufs.layer(l, n), bufs.resid_at(l, n), out, cache);
+  }
+  Tensor h = bufs.final_norm.rows(0, n), rstd = bufs.final_rstd.rows(0, n);
+  k::rmsnorm_forward(h, rstd, bufs.resid_at(dims_.layers, n), weights_.final_norm,
+                     static_cast<float>(config_.rms_norm_eps));
+}
+
+void Qwen3Model::layer_forward(int64_t l, const DeviceBatch& b, LayerActivations a, const Tensor& x, Tensor& out,
+                               KvCache* cache) {
+  const LayerWeights& w = weights_.layers[l];
+  const float eps = static_cast<float>(config_.rms_norm_eps);
+  const int64_t n = b.size, hd = dims_.head_dim, hq = dims_.heads, hkv = dims_.kv_heads;
+
+  k::rmsnorm_forward(a.ln1, a.ln1_rstd, x, w.input_norm, eps);
+  k::linear_forward(a.q, a.ln1, w.q_proj);  // column-parallel: no communication
+  k::linear_forward(a.k, a.ln1, w.k_proj);
+  k::linear_forward(a.v, a.ln1, w.v_proj);
+
+  // Per-head RMSNorm, then the rotary embedding, into qr / kr.
+  Tensor qr = a.qr.reshape({n * hq, hd}), q_rstd = a.q_rstd.reshape({n * hq});
+  Tensor kr = a.kr.reshape({n * hkv, hd}), k_rstd = a.k_rstd.reshape({n * hkv});
+  k::rmsnorm_forward(qr, q_rstd, a.q.reshape({n * hq, hd}), w.q_norm, eps);
+  k::rmsnorm_forward(kr, k_rstd, a.k.reshape({n * hkv, hd}), w.k_norm, eps);
+  Tensor q3 = a.qr.reshape({n, hq, hd}), k3 = a.kr.reshape({n, hkv, hd}), v3 = a.v.reshape({n, hkv, hd});
+  k::rope_apply(q3, b.positions, rope_, false);
+  k::rope_apply(k3, b.positions, rope_, false);
+
+  Tensor keys = k3, values = v3;
+  if (cache) {  // append this step's keys and values, attend over the whole cached sequence
+    Tensor kc = cache->k[l].rows(cache->length, cache->length + n), vc = cache->v[l].rows(cache->length, cache->length + n);
+    kc.copy_from(k3);
+    vc.copy_from(v3);
+    keys = cache->k[l].rows(0, cache->length + n);
+    values = cache->v[l].rows(0, cache->length + n);
+  }
+  Tensor attn3 = a.attn.reshape({n, hq, hd});
+  k::attention_forward(attn3, a.lse, q3, keys, values, b.seqs, 1.0f / std::sqrt(static_cast<float>(hd)));
+
+  k::linear_forward(a.mid, a.attn, w.o_proj);
+  tp_->all_reduce(a.mid, ReduceOp::kSum);  // row-parallel o_proj
+  k::add(a.mid, x);
+
+  k::rmsnorm_forward(a.ln2, a.ln2_rstd, a.mid, w.post_norm, eps);
+  k::linear_forward(a.gate_up, a.ln2, w.gate_up);
+  k::swiglu_forward(a.act, a.gate_up);
+  k::linear_forward(out, a.act, w.down_proj);
+  tp_->all_reduce(out, ReduceOp::kSum);  // row-parallel down_proj
+  k::add(out, a.mid);
+}
+
+// On entry s.d_resid holds d loss / d (layer output); on exit d loss / d (layer input).
+void Qwen3Model::layer_backward(int64_t l, const DeviceBatch& b, LayerActivations a, const Tensor& x,
+                                BackwardScratch s) {
+  const LayerWeights& w = weights_.layers[l];
+  LayerWeights& g = grads_.layers[l];
+  const int64_t n = b.size, hd = dims_.head_dim, hq = dims_.heads, hkv = dims_.kv_heads;
+
+  // MLP: out = mid + down(swiglu(gate_up(rmsnorm(mid)))).
+  k::linear_backward_input(s.d_act, s.d_resid, w.down_proj, false);
+  k::linear_backward_weight(g.down_proj, s.d_resid, a.act);
+  k::swiglu_backward(s.d_gate_up, s.d_act, a.gate_up);
+  k::linear_backward_weight(g.gate_up, s.d_gate_up, a.ln2);
+  k::linear_backward_input(s.d_ln, s.d_gate_up, w.gate_up, false);
+  tp_->all_reduce(s.d_ln, ReduceOp::kSum);  // column-parallel gate/up: sum the input gradient
+  k::rmsnorm_backward(s.d_resid, g.post_norm, s.d_ln, a.mid, w.post_norm, a.ln2_rstd, true);
+
+  // Attention: mid = x + o_proj(attention(rope(norm(q)), rope(norm(k)), v)).
+  k::linear_backward_input(s.d_attn, s.d_resid, w.o_proj, false);
+  k::linear_backward_weight(g.o_proj, s.d_resid, a.attn);
+  Tensor dq3 = s.d_q.reshape({n, hq, hd}), dk3 = s.d_k.reshape({n, hkv, hd}), dv3 = s.d_v.reshape({n, hkv, hd});
+  k::attention_backward(dq3, dk3, dv3, s.d_attn.reshape({n, hq, hd}), a.qr.reshape({n, hq, hd}),
+                        a.kr.reshape({n, hkv, hd}), a.v.reshape({n, hkv, hd}), a.attn.reshape({n, hq, hd}), a.lse,
+                        b.seqs, 1.0f / std::sqrt(static_cast<float>(hd)));
+  k::rope_apply(dq3, b.positions, rope_, true);
+  k::rope_apply(dk3, b.positions, rope_, true);
+  Tensor dq2 = s.d_q.reshape({n * hq, hd}), dk2 = s.d_k.reshape({n * hkv, hd});
+  k::rmsnorm_backward(dq2, g.q_norm, dq2, a.q.reshape({n * hq, hd}), w.q_norm, a.q_rstd.reshape({n * hq}), false);
+  k::rmsnorm_backward(dk2, g.k_norm, dk2, a.k.reshape({n * hkv, hd}), w.k_norm, a.k_rstd.reshape({n * hkv}), false);
+  k::linear_backward_weight(g.q_proj, s.d_q, a.ln1);
+  k::linear_backward_weight(g.k_proj, s.d_k, a.ln1);
+  k::linear_backward_weight(g.v_proj, s.d_v, a.ln1);
+  k::linear_backward_input(s.d_ln, s.d_q, w.q_proj, false);
+  k::linear_backward_input(s.d_ln, s.d_k, w.k_proj, true);
+  k::linear_backward_input(s.d_ln, s.d_v, w.v_proj, true);
+  tp_->all_reduce(s.d_ln, ReduceOp::kSum);  // column-parallel q/k/v: sum the input gradient
+  k::rmsnorm_backward(s.d_resid, g.input_norm, s.d_ln, x, w.input_norm, a.ln1_rstd, true);
+}
+
+LossSum Qwen3Model::forward_backward(const TokenBatch& batch, float grad_scale) {
+  batch.check(config_.vocab_size);
+  const int64_t n = batch.size();
+  reserve_training(n);
+  const DeviceBatch b = upload(batch, options_.device);
+  forward(b, train_bufs_, nullptr);
+
+  BackwardScratch s = train_bufs_.grads.first(n);
+  Tensor h = train_bufs_.final_norm.rows(0, n);
+  const LossSum loss = lm_head_loss(h, weights_.lm_head, b.targets, batch.targets, dims_, *tp_, lm_scratch(n), &s.d_ln,
+                                    &grads_.lm_head, grad_scale);
+  k::rmsnorm_backward(s.d_resid, grads_.final_norm, s.d_ln, train_bufs_.resid_at(dims_.layers, n), weights_.final_norm,
+                      train_bufs_.final_rstd.rows(0, n), false);
+  for (int64_t l = dims_.layers - 1; l >= 0; --l) layer_backward(l, b, train_bufs_.layer(l, n), train_bufs_.resid_at(l, n), s);
+  k::embedding_backward(grads_.embed, s.d_resid, b.tokens, dims_.vocab_start);
+  return loss;
+}
+
+LossSum Qwen3Model::forward_loss(const TokenBatch& batch) {
+  batch.check(config_.vocab_size);
+  const int64_t n = batch.size();
+  const DeviceBatch b = upload(batch, options_.device);
+  ForwardBuffers& bufs = inference_buffers(n);
+  forward(b, bufs, nullptr);
+  return lm_head_loss(bufs.final_norm.rows(0, n), weights_.lm_head, b.targets, batch.targets, dims_, *tp_,
+                      lm_scratch(n), nullptr, nullptr, 0.0f);
+}
+
+Tensor Qwen3Model::forward_logits(const TokenBatch& batch) {
+  batch.check(config_.vocab_size);
+  const int64_t n = batch.size();
+  const DeviceBatch b = upload(batch, options_.device);
+  ForwardBuffers& bufs = inference_buffers(n);
+  forward(b, bufs, nullptr);
+  Tensor logits = Tensor::empty({n, dims_.vocab}, DType::kF32, options_.device);
+  k::linear_forward(logits, bufs.final_norm.rows(0, n), weights_.lm_head);
+  return logits;
+}
+
+KvCache Qwen3Model::new_kv_cache(int64_t capacity) const {
+  if (capacity > config_.max_position_embeddings)
+    invalid_argument("a sequence of ", capacity, " tokens exceeds the model's max_position_embeddings (",
+                     config_.max_position_embeddings, ")");
+  return KvCache::create(dims_, capacity, options_.compute_dtype, options_.device);
+}
+
+Tensor Qwen3Model::forward_step(const std::vector<int32_t>& tokens, KvCache& cache) {
+  const int64_t n = static_cast<int64_t>(tokens.size()), start = cache.length;
+  SW_CHECK(n > 0, "forward_step with no tokens");
+  if (start + n > cache.capacity)
+    invalid_argument("the sequence would reach ", start + n, " tokens but its KV cache holds ", cache.capacity,
+                     "; ask for fewer new tokens or a larger cache");
+  TokenBatch batch;
+  batch.tokens = tokens;
+  batch.targets.assign(tokens.size(), kIgnoreTarget);
+  for (int64_t i = 0; i < n; ++i) batch.positions.push_back(static_cast<int32_t>(start + i));
+  batch.cu_seqlens = {0, static_cast<int32_t>(n)};
+  batch.check(config_.vocab_size);
+
+  DeviceBatch b = upload(batch, options_.device);
+  b.seqs.cu_k = Tensor::from_vector(std::vector<int32_t>{0, static_cast<int32_t>(start + n)}, {2}).to(options_.device);
+  b.seqs.max_k = start + n;
+  ForwardBuffers& bufs = inference_buffers(n);
+  forward(b, bufs, &cache);
+  cache.length += n;
+  Tensor logits = Tensor::empty({1, dims_.vocab}, DType::kF32, options_.device);
+  k::linear_forward(logits, bufs.final_norm.rows(n - 1, n), weights_.lm_head);
+  return logits;
+}
+
+}  // namespace stepwise

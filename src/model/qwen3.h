@@ -1,0 +1,87 @@
+// Qwen3Model: the Qwen3 decoder written once against the kernel interface, for the CPU and CUDA backends and
+// for any tensor-parallel size. Forward and explicit backward passes over packed micro-batches, full logits for
+// scoring, and incremental decoding against a KvCache.
+//
+// Tensor parallelism follows Megatron-LM; the communication points are the tp all-reduces in qwen3.cpp:
+//   forward:  after the vocab-parallel embedding, after o_proj and after down_proj (row-parallel);
+//   backward: after the column-parallel q/k/v and gate/up input gradients, and in the vocab-parallel loss.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "distributed/communicator.h"
+#include "io/hf_config.h"
+#include "io/safetensors.h"
+#include "model/activations.h"
+#include "model/batch.h"
+#include "model/kv_cache.h"
+#include "model/lm_head_loss.h"
+#include "model/parameters.h"
+
+namespace stepwise {
+
+struct ModelOptions {
+  Device device = Device::kCPU;
+  DType compute_dtype = DType::kF32;  // parameters and activations (bf16 on CUDA)
+  Communicator* tp = nullptr;         // tensor-parallel group; null: this process holds the whole model
+  int64_t lm_head_chunk = 1024;       // rows of logits formed at once
+};
+
+class Qwen3Model {
+ public:
+  Qwen3Model(const Qwen3Config& config, const ModelOptions& options);
+
+  const Qwen3Config& config() const { return config_; }
+  const Qwen3LocalDims& dims() const { return dims_; }
+  const ModelOptions& options() const { return options_; }
+  Communicator& tp() { return *tp_; }
+  std::vector<Parameter>& parameters() { return params_; }
+  const std::vector<Parameter>& parameters() const { return params_; }
+
+  void load(const SafetensorsCheckpoint& ckpt) { load_parameters(params_, ckpt); }
+  void init_random(uint64_t seed, float std = 0.02f) { init_parameters(params_, seed, std); }
+
+  // Every gradient, in one f32 block (zero padding between tensors): for data-parallel reductions.
+  Tensor grad_block() const;
+  void zero_grads();
+  // Completes gradients that are partial sums over the TP group (the per-head norms). Call once per optimizer
+  // step, after the last micro-batch.
+  void finish_gradients();
+
+  // Training: forward and backward over a micro-batch; parameter gradients accumulate (+=) the gradient of
+  // grad_scale * (sum of token losses). Activations are planned for the largest batch seen (or reserved).
+  LossSum forward_backward(const TokenBatch& batch, float grad_scale);
+  LossSum forward_loss(const TokenBatch& batch);  // no gradients
+  void reserve_training(int64_t max_tokens);
+
+  // This rank's logits [N, V_local] (f32, on the model's device) for every position of the batch.
+  Tensor forward_logits(const TokenBatch& batch);
+  // Appends `tokens` to the sequence in `cache` and returns the logits [1, V_local] after its last token.
+  Tensor forward_step(const std::vector<int32_t>& tokens, KvCache& cache);
+  KvCache new_kv_cache(int64_t capacity) const;
+
+ private:
+  // Runs the decoder over the batch and leaves the final normalised hidden states in bufs.final_norm.
+  void forward(const DeviceBatch& b, ForwardBuffers& bufs, KvCache* cache);
+  void layer_forward(int64_t l, const DeviceBatch& b, LayerActivations a, const Tensor& x, Tensor& out,
+                     KvCache* cache);
+  void layer_backward(int64_t l, const DeviceBatch& b, LayerActivations a, const Tensor& x, BackwardScratch s);
+  ForwardBuffers& inference_buffers(int64_t n);
+  LmHeadScratch& lm_scratch(int64_t n);
+
+  Qwen3Config config_;
+  ModelOptions options_;
+  Qwen3LocalDims dims_;
+  std::unique_ptr<Communicator> own_tp_;  // the single-process group when options.tp is null
+  Communicator* tp_;
+  Qwen3Weights weights_, grads_;
+  std::shared_ptr<void> weight_block_, grad_block_;
+  size_t grad_bytes_ = 0;
+  std::vector<Parameter> params_;
+  Tensor rope_;  // cos/sin table [max_positions, head_dim] on the device
+  ForwardBuffers train_bufs_, infer_bufs_;
+  LmHeadScratch lm_scratch_;
+};
+
+}  // namespace stepwise

@@ -1,0 +1,53 @@
+// Loading the Hugging Face fixtures and comparing against their float64 references.
+#include "fixture.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace stepwise::testing {
+
+Fixture Fixture::load(const std::string& name) {
+  const std::string dir = std::string(STEPWISE_TEST_DATA_DIR) + "/fixtures/" + name;
+  Fixture f{dir, {}, SafetensorsCheckpoint::open(dir + "/reference.safetensors"), 0, 0, {}, {}};
+  f.config = load_qwen3_config(f.dir + "/config.json");
+  const Shape shape = f.ref.shape("input_ids");
+  f.rows = shape[0];
+  f.cols = shape[1];
+  f.input_ids = f.ref.read_i64("input_ids");
+  f.labels = f.ref.read_i64("labels");
+  return f;
+}
+
+std::vector<int32_t> Fixture::row_tokens(int64_t r) const {
+  return std::vector<int32_t>(input_ids.begin() + r * cols, input_ids.begin() + (r + 1) * cols);
+}
+
+std::vector<int32_t> Fixture::row_labels(int64_t r) const {
+  return std::vector<int32_t>(labels.begin() + r * cols, labels.begin() + (r + 1) * cols);
+}
+
+TokenBatch Fixture::packed_batch() const {
+  TokenBatch b;
+  for (int64_t r = 0; r < rows; ++r) b.add_document(row_tokens(r), row_labels(r));
+  return b;
+}
+
+double max_rel_error(const std::vector<float>& ours, const std::vector<double>& ref) {
+  double err = 0, scale = 0;
+  for (size_t i = 0; i < ref.size(); ++i) {
+    err = std::max(err, std::fabs(ours[i] - ref[i]));
+    scale = std::max(scale, std::fabs(ref[i]));
+  }
+  return ours.size() == ref.size() ? err / scale : INFINITY;
+}
+
+double norm_rel_error(const std::vector<float>& ours, const std::vector<double>& ref) {
+  double err = 0, scale = 0;
+  for (size_t i = 0; i < ref.size(); ++i) {
+    err += (ours[i] - ref[i]) * (ours[i] - ref[i]);
+    scale += ref[i] * ref[i];
+  }
+  return ours.size() == ref.size() ? std::sqrt(err / scale) : INFINITY;
+}
+
+}  // namespace stepwise::testing
