@@ -18,5 +18,6 @@ extern const int kNumCommands;
 int cmd_score(int argc, char** argv);
 int cmd_generate(int argc, char** argv);
 int cmd_bench(int argc, char** argv);
+int cmd_tokenize(int argc, char** argv);
 
 }  // namespace stepwise::cli

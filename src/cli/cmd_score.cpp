@@ -1,0 +1,70 @@
+// `stepwise score`: per-position log-probabilities of the next token and the model's argmax, for sequences of
+// token ids given one JSON array per line.
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "core/status.h"
+#include "infer/sampler.h"
+#include "model/hf_model.h"
+
+namespace stepwise::cli {
+
+namespace {
+
+std::vector<int32_t> parse_line(const std::string& path, int64_t line_no, const std::string& line) {
+  const auto j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_array())
+    invalid_argument(path, ":", line_no, ": expected a JSON array of token ids");
+  std::vector<int32_t> ids;
+  for (const auto& v : j) {
+    if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() > INT32_MAX)
+      invalid_argument(path, ":", line_no, ": '", v.dump(), "' is not a token id (non-negative integer)");
+    ids.push_back(v.get<int32_t>());
+  }
+  return ids;
+}
+
+}  // namespace
+
+int cmd_score(int argc, char** argv) {
+  Args args(argc, argv);
+  const std::string model_dir = args.require("model");
+  const std::string tokens_path = args.require("tokens");
+  args.finish();
+
+  std::ifstream in(tokens_path);
+  if (!in) fail(StatusCode::kNotFound, "cannot open --tokens file '", tokens_path, "'");
+  auto model = load_hf_model(model_dir, ModelOptions{});
+  const int64_t vocab = model->config().vocab_size;
+
+  std::string line;
+  for (int64_t line_no = 1; std::getline(in, line); ++line_no) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    const std::vector<int32_t> ids = parse_line(tokens_path, line_no, line);
+    for (int32_t id : ids)
+      if (id >= vocab) invalid_argument(tokens_path, ":", line_no, ": token id ", id, " >= vocab size ", vocab);
+    nlohmann::json out = {{"logprobs", nlohmann::json::array()}, {"argmax", nlohmann::json::array()}};
+    if (ids.size() >= 2) {
+      TokenBatch batch;
+      batch.add_document(ids);
+      const std::vector<float> logits = model->forward_logits(batch).to_f32_vector();
+      for (size_t t = 0; t + 1 < ids.size(); ++t) {
+        const float* row = logits.data() + t * vocab;
+        const int32_t best = argmax(row, vocab);
+        double sum = 0;
+        for (int64_t i = 0; i < vocab; ++i) sum += std::exp(static_cast<double>(row[i]) - row[best]);
+        out["logprobs"].push_back(static_cast<double>(row[ids[t + 1]]) - row[best] - std::log(sum));
+        out["argmax"].push_back(best);
+      }
+    }
+    std::printf("%s\n", out.dump().c_str());
+  }
+  return 0;
+}
+
+}  // namespace stepwise::cli
