@@ -17,7 +17,7 @@ void adamw_step(Tensor& master, const Tensor& grad, Tensor& m, Tensor& v, Tensor
   const float step_size = static_cast<float>(hp.lr / bc1);
   const float bc2_sqrt = static_cast<float>(std::sqrt(bc2));
   const float decay = 1.0f - hp.lr * hp.weight_decay;
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for simd schedule(static) if (n > kParallelMinWork)
   for (int64_t i = 0; i < n; ++i) {
     const float gi = g[i] * grad_scale;
     mp[i] = hp.beta1 * mp[i] + (1.0f - hp.beta1) * gi;

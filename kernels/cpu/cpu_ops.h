@@ -6,6 +6,10 @@
 
 namespace stepwise::kernels::cpu {
 
+// Loops over fewer elements than this run on one thread: an OpenMP fork/join costs microseconds (far more when
+// cores are shared), which would dominate small ops such as a decode step's.
+constexpr int64_t kParallelMinWork = int64_t{1} << 15;
+
 void matmul(Tensor& c, const Tensor& a, bool trans_a, const Tensor& b, bool trans_b, float alpha, float beta);
 void rmsnorm_forward(Tensor& y, Tensor& rstd, const Tensor& x, const Tensor& w, float eps);
 void rmsnorm_backward(Tensor& dx, Tensor& dw, const Tensor& dy, const Tensor& x, const Tensor& w,

@@ -10,7 +10,7 @@ void cross_entropy_row_max(Tensor& row_max, const Tensor& logits) {
   const int64_t n = logits.size(0), v = logits.size(1);
   const float* lg = logits.data_as<float>();
   float* mx = row_max.data_as<float>();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n * v > kParallelMinWork)
   for (int64_t r = 0; r < n; ++r) {
     const float* x = lg + r * v;
     float m = -INFINITY;
@@ -27,7 +27,7 @@ void cross_entropy_sum_exp(Tensor& sum_exp, Tensor& target_logit, const Tensor& 
   const int32_t* tg = targets.data_as<int32_t>();
   float* se = sum_exp.data_as<float>();
   float* tl = target_logit.data_as<float>();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n * v > kParallelMinWork)
   for (int64_t r = 0; r < n; ++r) {
     const float* x = lg + r * v;
     double s = 0;
@@ -45,7 +45,7 @@ void cross_entropy_backward(Tensor& logits, const Tensor& row_max, const Tensor&
   const int32_t* tg = targets.data_as<int32_t>();
   const float* mx = row_max.data_as<float>();
   const float* se = sum_exp.data_as<float>();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n * v > kParallelMinWork)
   for (int64_t r = 0; r < n; ++r) {
     float* x = lg + r * v;
     if (tg[r] < 0) {

@@ -7,14 +7,14 @@ void add(Tensor& y, const Tensor& x, float alpha) {
   const int64_t n = y.numel();
   float* yp = y.data_as<float>();
   const float* xp = x.data_as<float>();
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for simd schedule(static) if (n > kParallelMinWork)
   for (int64_t i = 0; i < n; ++i) yp[i] += alpha * xp[i];
 }
 
 void scale(Tensor& x, float alpha) {
   const int64_t n = x.numel();
   float* p = x.data_as<float>();
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for simd schedule(static) if (n > kParallelMinWork)
   for (int64_t i = 0; i < n; ++i) p[i] *= alpha;
 }
 

@@ -11,7 +11,7 @@ void embedding_forward(Tensor& out, const Tensor& table, const Tensor& ids, int6
   const int32_t* id = ids.data_as<int32_t>();
   const float* tab = table.data_as<float>();
   float* o = out.data_as<float>();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n * d > kParallelMinWork)
   for (int64_t t = 0; t < n; ++t) {
     const int64_t row = id[t] - vocab_start;
     if (row >= 0 && row < v_local)

@@ -22,7 +22,7 @@ constexpr int64_t kTileM = 512, kTileN = 512, kTileK = 512;
 void load_block(std::vector<double>& dst, const float* src, int64_t ld, bool transposed, int64_t r0, int64_t rows,
                 int64_t c0, int64_t cols) {
   dst.resize(static_cast<size_t>(rows * cols));
-#pragma omp parallel for schedule(static) if (rows * cols > 16384)
+#pragma omp parallel for schedule(static) if (rows * cols > kParallelMinWork)
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t c = 0; c < cols; ++c)
       dst[r * cols + c] = transposed ? src[(c0 + c) * ld + r0 + r] : src[(r0 + r) * ld + c0 + c];
@@ -49,7 +49,7 @@ void matmul(Tensor& c, const Tensor& a, bool trans_a, const Tensor& b, bool tran
                     static_cast<int>(tk), 1.0, at.data(), static_cast<int>(tk), bt.data(), static_cast<int>(tn), 1.0,
                     ct.data(), static_cast<int>(tn));
       }
-#pragma omp parallel for schedule(static) if (tm * tn > 16384)
+#pragma omp parallel for schedule(static) if (tm * tn > kParallelMinWork)
       for (int64_t i = 0; i < tm; ++i)
         for (int64_t j = 0; j < tn; ++j) {
           float& out = cp[(m0 + i) * n + n0 + j];

@@ -14,7 +14,7 @@ void rmsnorm_forward(Tensor& y, Tensor& rstd, const Tensor& x, const Tensor& w, 
   const float* wp = w.data_as<float>();
   float* yp = y.data_as<float>();
   float* rp = rstd.data_as<float>();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n * d > kParallelMinWork)
   for (int64_t r = 0; r < n; ++r) {
     const float* xr = xp + r * d;
     double ss = 0;
@@ -40,7 +40,7 @@ void rmsnorm_backward(Tensor& dx, Tensor& dw, const Tensor& dy, const Tensor& x,
   float* dwp = dw.data_as<float>();
   const int threads = omp_get_max_threads();
   std::vector<double> dw_partial(static_cast<size_t>(threads) * d, 0.0);
-#pragma omp parallel
+#pragma omp parallel if (n * d > kParallelMinWork)
   {
     double* dwt = dw_partial.data() + static_cast<size_t>(omp_get_thread_num()) * d;
 #pragma omp for schedule(static)

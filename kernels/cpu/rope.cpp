@@ -15,7 +15,7 @@ void rope_apply(Tensor& x, const Tensor& positions, const Tensor& table, bool in
       fail(StatusCode::kInvalidArgument, "position ", pos[t], " of token ", t, " is outside the rotary table (",
            max_pos, " positions); raise max_position_embeddings or shorten the sequence");
   const float sign = inverse ? -1.0f : 1.0f;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n * heads * hd > kParallelMinWork)
   for (int64_t t = 0; t < n; ++t) {
     const float* cs = tab + static_cast<int64_t>(pos[t]) * hd;
     for (int64_t h = 0; h < heads; ++h) {

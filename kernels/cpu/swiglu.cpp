@@ -9,7 +9,7 @@ void swiglu_forward(Tensor& out, const Tensor& gate_up) {
   const int64_t n = out.size(0), f = out.size(1);
   const float* gu = gate_up.data_as<float>();
   float* o = out.data_as<float>();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n * f > kParallelMinWork)
   for (int64_t r = 0; r < n; ++r) {
     const float* g = gu + r * 2 * f;
     const float* u = g + f;
@@ -24,7 +24,7 @@ void swiglu_backward(Tensor& dgate_up, const Tensor& dout, const Tensor& gate_up
   const float* gu = gate_up.data_as<float>();
   const float* d = dout.data_as<float>();
   float* dgu = dgate_up.data_as<float>();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n * f > kParallelMinWork)
   for (int64_t r = 0; r < n; ++r) {
     const float* g = gu + r * 2 * f;
     const float* u = g + f;
