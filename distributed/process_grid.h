@@ -20,4 +20,11 @@ struct ProcessGrid {
 
 ProcessGrid make_single_process_grid();
 
+// The grid of MPI_COMM_WORLD (MPI must be running: see MpiRuntime; without it only tp = dp = 1 is possible and
+// gives the single-process grid). dp_size 0 means world size / tp_size. Errors name the world size, tp and dp
+// when they do not multiply. Device::kCPU: MPI communicators; Device::kCUDA: NCCL communicators (one GPU per rank,
+// chosen by the node-local rank), bootstrapped over MPI or, without MPI, from the environment
+// (distributed/nccl_communicator.h). Only rank 0 logs INFO from here on.
+ProcessGrid make_process_grid(int tp_size, Device device, int dp_size = 0);
+
 }  // namespace stepwise

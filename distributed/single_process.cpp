@@ -1,4 +1,5 @@
-// A group of one rank: reductions and broadcasts are the identity; gathers and scatters are copies.
+// A group of one rank: reductions and broadcasts are the identity; gathers and scatters are copies. Calls are
+// still counted (with zero bytes sent), so tests can count a model's collectives on one process.
 #include "core/status.h"
 #include "distributed/communicator.h"
 
@@ -12,11 +13,21 @@ class SingleProcessCommunicator final : public Communicator {
   int rank() const override { return 0; }
   int size() const override { return 1; }
   std::string name() const override { return name_; }
-  void all_reduce(Tensor&, ReduceOp) override {}
-  void reduce_scatter(Tensor& out, const Tensor& in, ReduceOp) override { copy(out, in); }
-  void all_gather(Tensor& out, const Tensor& in) override { copy(out, in); }
-  void broadcast(Tensor&, int root) override { SW_CHECK(root == 0, "broadcast root ", root, " in a group of 1"); }
-  void barrier() override {}
+  Device device() const override { return Device::kCPU; }
+  void all_reduce(Tensor& t, ReduceOp) override { Scope s(*this, Collective::kAllReduce, t.nbytes()); }
+  void reduce_scatter(Tensor& out, const Tensor& in, ReduceOp) override {
+    Scope s(*this, Collective::kReduceScatter, in.nbytes());
+    copy(out, in);
+  }
+  void all_gather(Tensor& out, const Tensor& in) override {
+    Scope s(*this, Collective::kAllGather, out.nbytes());
+    copy(out, in);
+  }
+  void broadcast(Tensor& t, int root) override {
+    SW_CHECK(root == 0, "broadcast root ", root, " in a group of 1");
+    Scope s(*this, Collective::kBroadcast, t.nbytes());
+  }
+  void barrier() override { Scope s(*this, Collective::kBarrier, 0); }
 
  private:
   static void copy(Tensor& out, const Tensor& in) {

@@ -1,5 +1,6 @@
 // `stepwise score`: per-position log-probabilities of the next token and the model's argmax, for sequences of
-// token ids given one JSON array per line.
+// token ids given one JSON array per line. `--tp N` under `mpirun -np N` splits the model over N ranks (the
+// vocab-parallel logits are gathered over TP); only rank 0 prints.
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -9,6 +10,9 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "core/status.h"
+#include "distributed/mpi_runtime.h"
+#include "distributed/process_grid.h"
+#include "infer/generate.h"
 #include "infer/sampler.h"
 #include "model/hf_model.h"
 
@@ -29,17 +33,13 @@ std::vector<int32_t> parse_line(const std::string& path, int64_t line_no, const 
   return ids;
 }
 
-}  // namespace
-
-int cmd_score(int argc, char** argv) {
-  Args args(argc, argv);
-  const std::string model_dir = args.require("model");
-  const std::string tokens_path = args.require("tokens");
-  args.finish();
-
+int score(const std::string& model_dir, const std::string& tokens_path, int tp) {
+  const ProcessGrid grid = make_process_grid(tp, Device::kCPU, /*dp_size=*/1);
   std::ifstream in(tokens_path);
   if (!in) fail(StatusCode::kNotFound, "cannot open --tokens file '", tokens_path, "'");
-  auto model = load_hf_model(model_dir, ModelOptions{});
+  ModelOptions options;
+  options.tp = grid.tp.get();
+  auto model = load_hf_model(model_dir, options);
   const int64_t vocab = model->config().vocab_size;
 
   std::string line;
@@ -52,7 +52,7 @@ int cmd_score(int argc, char** argv) {
     if (ids.size() >= 2) {
       TokenBatch batch;
       batch.add_document(ids);
-      const std::vector<float> logits = model->forward_logits(batch).to_f32_vector();
+      const std::vector<float> logits = gather_logits(*model, model->forward_logits(batch));
       for (size_t t = 0; t + 1 < ids.size(); ++t) {
         const float* row = logits.data() + t * vocab;
         const int32_t best = argmax(row, vocab);
@@ -62,9 +62,20 @@ int cmd_score(int argc, char** argv) {
         out["argmax"].push_back(best);
       }
     }
-    std::printf("%s\n", out.dump().c_str());
+    if (grid.is_root()) std::printf("%s\n", out.dump().c_str());
   }
   return 0;
+}
+
+}  // namespace
+
+int cmd_score(int argc, char** argv) {
+  Args args(argc, argv);
+  const std::string model_dir = args.require("model");
+  const std::string tokens_path = args.require("tokens");
+  const int tp = static_cast<int>(args.get_int("tp", 1));
+  args.finish();
+  return run_with_mpi_if_needed(tp > 1, [&] { return score(model_dir, tokens_path, tp); });
 }
 
 }  // namespace stepwise::cli
