@@ -28,10 +28,11 @@ BackwardScratch BackwardScratch::first(int64_t n) const {
   return out;
 }
 
-ForwardBuffers plan_forward_buffers(const Qwen3LocalDims& d, int64_t n, bool training, DType dtype, Device device) {
+ForwardBuffers plan_forward_buffers(const Qwen3LocalDims& d, int64_t n, bool training, bool recompute, DType dtype,
+                                    Device device) {
   ForwardBuffers b;
   b.capacity = n;
-  b.layers.resize(training ? static_cast<size_t>(d.layers) : 1);
+  b.layers.resize(training && !recompute ? static_cast<size_t>(d.layers) : 1);
   b.resid.resize(training ? static_cast<size_t>(d.layers + 1) : 2);
   ArenaPlan plan;
   const DType f32 = DType::kF32;

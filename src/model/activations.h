@@ -47,8 +47,9 @@ struct ForwardBuffers {
   Tensor resid_at(int64_t l, int64_t n) const { return resid[l % resid.size()].rows(0, n); }
 };
 
-// One allocation holding everything for `capacity` tokens; `training` keeps all layers and the backward scratch.
-ForwardBuffers plan_forward_buffers(const Qwen3LocalDims& dims, int64_t capacity, bool training, DType dtype,
-                                    Device device);
+// One allocation holding everything for `capacity` tokens. `training` keeps every layer's input and the backward
+// scratch, and every layer's activations unless `recompute` (then one slot, refilled layer by layer in backward).
+ForwardBuffers plan_forward_buffers(const Qwen3LocalDims& dims, int64_t capacity, bool training, bool recompute,
+                                    DType dtype, Device device);
 
 }  // namespace stepwise

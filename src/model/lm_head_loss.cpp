@@ -8,13 +8,14 @@
 
 namespace stepwise {
 
-LmHeadScratch LmHeadScratch::create(int64_t chunk, int64_t vocab_local, Device device) {
+LmHeadScratch LmHeadScratch::create(int64_t chunk, int64_t vocab_local, DType compute_dtype, Device device) {
   LmHeadScratch s;
   ArenaPlan plan;
   plan.add(&s.logits, {chunk, vocab_local}, DType::kF32);
   plan.add(&s.row_max, {chunk}, DType::kF32);
   plan.add(&s.sum_exp, {chunk}, DType::kF32);
   plan.add(&s.target_logit, {chunk}, DType::kF32);
+  if (compute_dtype != DType::kF32) plan.add(&s.dlogits, {chunk, vocab_local}, compute_dtype);
   s.block = plan.allocate(device);
   return s;
 }
@@ -51,9 +52,16 @@ LossSum lm_head_loss(const Tensor& h, const Tensor& w, const Tensor& targets, co
     }
     if (!dh) continue;
     kernels::cross_entropy_backward(logits, row_max, sum_exp, tc, dims.vocab_start, grad_scale);
+    // Mixed precision (bf16 head on CUDA): the matmul's operands share a dtype, so the f32 gradient chunk is
+    // rounded to the head's dtype first, as autocast does; both products still accumulate in f32.
+    Tensor dlogits = logits;
+    if (w.dtype() != DType::kF32) {
+      dlogits = s.dlogits.rows(0, c);
+      kernels::convert(dlogits, logits);
+    }
     Tensor dhc = dh->rows(r0, r1);
-    kernels::linear_backward_input(dhc, logits, w, /*accumulate=*/false);
-    kernels::linear_backward_weight(*dw, logits, hc);
+    kernels::linear_backward_input(dhc, dlogits, w, /*accumulate=*/false);
+    kernels::linear_backward_weight(*dw, dlogits, hc);
   }
   if (dh) tp.all_reduce(*dh, ReduceOp::kSum);  // each rank contributed its vocabulary slice
   return loss;

@@ -21,8 +21,9 @@ struct LossSum {
 struct LmHeadScratch {
   Tensor logits;                           // f32 [chunk, V_local]
   Tensor row_max, sum_exp, target_logit;   // f32 [chunk]
+  Tensor dlogits;                          // [chunk, V_local] in the compute dtype when that is not f32
   std::shared_ptr<void> block;
-  static LmHeadScratch create(int64_t chunk, int64_t vocab_local, Device device);
+  static LmHeadScratch create(int64_t chunk, int64_t vocab_local, DType compute_dtype, Device device);
 };
 
 // h: final hidden states [N, D]; w: LM head [V_local, D]; targets: i32 [N] on the device and the same on the

@@ -20,8 +20,20 @@ Qwen3Model::Qwen3Model(const Qwen3Config& config, const ModelOptions& options) :
   ArenaPlan weight_plan, grad_plan;
   plan_weights(weight_plan, weights_, config, dims_, options.compute_dtype);
   plan_weights(grad_plan, grads_, config, dims_, DType::kF32);
+  // Pad both blocks by the same whole number of 256-byte units (64 f32: the arena's alignment), so that the
+  // gradient block's element count divides by flat_block_multiple and f32 weights keep its layout.
+  SW_CHECK(options.flat_block_multiple >= 1, "flat_block_multiple ", options.flat_block_multiple);
+  const int64_t grad_elems = static_cast<int64_t>(grad_plan.bytes() / sizeof(float));
+  const int64_t unit = 64 * options.flat_block_multiple;
+  const int64_t pad = (grad_elems + unit - 1) / unit * unit - grad_elems;
+  Tensor weight_pad, grad_pad;
+  if (pad > 0) {
+    weight_plan.add(&weight_pad, {pad}, options.compute_dtype);
+    grad_plan.add(&grad_pad, {pad}, DType::kF32);
+  }
   weight_block_ = weight_plan.allocate(options.device);
   grad_block_ = grad_plan.allocate(options.device);
+  weight_bytes_ = weight_plan.bytes();
   grad_bytes_ = grad_plan.bytes();
   tie_weights(weights_, config);
   tie_weights(grads_, config);
@@ -38,6 +50,11 @@ Tensor Qwen3Model::grad_block() const {
                 options_.device, grad_block_);
 }
 
+Tensor Qwen3Model::param_block() const {
+  return Tensor(weight_block_.get(), {static_cast<int64_t>(weight_bytes_ / dtype_size(options_.compute_dtype))},
+                options_.compute_dtype, options_.device, weight_block_);
+}
+
 void Qwen3Model::zero_grads() { grad_block().zero(); }
 
 void Qwen3Model::finish_gradients() {
@@ -48,13 +65,15 @@ void Qwen3Model::finish_gradients() {
 void Qwen3Model::reserve_training(int64_t max_tokens) {
   if (train_bufs_.capacity >= max_tokens) return;
   train_bufs_ = ForwardBuffers();  // free the old plan before allocating the larger one
-  train_bufs_ = plan_forward_buffers(dims_, max_tokens, /*training=*/true, options_.compute_dtype, options_.device);
+  train_bufs_ = plan_forward_buffers(dims_, max_tokens, /*training=*/true, options_.recompute_activations,
+                                     options_.compute_dtype, options_.device);
 }
 
 ForwardBuffers& Qwen3Model::inference_buffers(int64_t n) {
   if (infer_bufs_.capacity < n) {
     infer_bufs_ = ForwardBuffers();
-    infer_bufs_ = plan_forward_buffers(dims_, n, /*training=*/false, options_.compute_dtype, options_.device);
+    infer_bufs_ = plan_forward_buffers(dims_, n, /*training=*/false, /*recompute=*/false, options_.compute_dtype,
+                                       options_.device);
   }
   return infer_bufs_;
 }
@@ -62,7 +81,7 @@ ForwardBuffers& Qwen3Model::inference_buffers(int64_t n) {
 LmHeadScratch& Qwen3Model::lm_scratch(int64_t n) {
   const int64_t rows = std::min(n, options_.lm_head_chunk);
   if (!lm_scratch_.block || lm_scratch_.logits.size(0) < rows)
-    lm_scratch_ = LmHeadScratch::create(rows, dims_.vocab, options_.device);
+    lm_scratch_ = LmHeadScratch::create(rows, dims_.vocab, options_.compute_dtype, options_.device);
   return lm_scratch_;
 }
 
@@ -73,14 +92,14 @@ void Qwen3Model::forward(const DeviceBatch& b, ForwardBuffers& bufs, KvCache* ca
   tp_->all_reduce(x0, ReduceOp::kSum);  // vocab-parallel: each rank filled only its own rows
   for (int64_t l = 0; l < dims_.layers; ++l) {
     Tensor out = bufs.resid_at(l + 1, n);
-    layer_forward(l, b, bufs.layer(l, n), bufs.resid_at(l, n), out, cache);
+    layer_forward(l, b, bufs.layer(l, n), bufs.resid_at(l, n), &out, cache);
   }
   Tensor h = bufs.final_norm.rows(0, n), rstd = bufs.final_rstd.rows(0, n);
   k::rmsnorm_forward(h, rstd, bufs.resid_at(dims_.layers, n), weights_.final_norm,
                      static_cast<float>(config_.rms_norm_eps));
 }
 
-void Qwen3Model::layer_forward(int64_t l, const DeviceBatch& b, LayerActivations a, const Tensor& x, Tensor& out,
+void Qwen3Model::layer_forward(int64_t l, const DeviceBatch& b, LayerActivations a, const Tensor& x, Tensor* out,
                                KvCache* cache) {
   const LayerWeights& w = weights_.layers[l];
   const float eps = static_cast<float>(config_.rms_norm_eps);
@@ -118,9 +137,10 @@ void Qwen3Model::layer_forward(int64_t l, const DeviceBatch& b, LayerActivations
   k::rmsnorm_forward(a.ln2, a.ln2_rstd, a.mid, w.post_norm, eps);
   k::linear_forward(a.gate_up, a.ln2, w.gate_up);
   k::swiglu_forward(a.act, a.gate_up);
-  k::linear_forward(out, a.act, w.down_proj);
-  tp_->all_reduce(out, ReduceOp::kSum);  // row-parallel down_proj
-  k::add(out, a.mid);
+  if (!out) return;
+  k::linear_forward(*out, a.act, w.down_proj);
+  tp_->all_reduce(*out, ReduceOp::kSum);  // row-parallel down_proj
+  k::add(*out, a.mid);
 }
 
 // On entry s.d_resid holds d loss / d (layer output); on exit d loss / d (layer input).
@@ -174,29 +194,38 @@ LossSum Qwen3Model::forward_backward(const TokenBatch& batch, float grad_scale) 
                                     &grads_.lm_head, grad_scale);
   k::rmsnorm_backward(s.d_resid, grads_.final_norm, s.d_ln, train_bufs_.resid_at(dims_.layers, n), weights_.final_norm,
                       train_bufs_.final_rstd.rows(0, n), false);
-  for (int64_t l = dims_.layers - 1; l >= 0; --l) layer_backward(l, b, train_bufs_.layer(l, n), train_bufs_.resid_at(l, n), s);
+  for (int64_t l = dims_.layers - 1; l >= 0; --l) {
+    const LayerActivations a = train_bufs_.layer(l, n);
+    // Recomputation: the one activation slot still holds the last layer's values from the forward pass; every
+    // other layer is recomputed from its saved input (the same ops on the same inputs: the same bits).
+    if (options_.recompute_activations && l != dims_.layers - 1)
+      layer_forward(l, b, a, train_bufs_.resid_at(l, n), nullptr, nullptr);
+    layer_backward(l, b, a, train_bufs_.resid_at(l, n), s);
+  }
   k::embedding_backward(grads_.embed, s.d_resid, b.tokens, dims_.vocab_start);
   return loss;
 }
 
-LossSum Qwen3Model::forward_loss(const TokenBatch& batch) {
+ForwardBuffers& Qwen3Model::forward_inference(const TokenBatch& batch, DeviceBatch& b) {
   batch.check(config_.vocab_size);
-  const int64_t n = batch.size();
-  const DeviceBatch b = upload(batch, options_.device);
-  ForwardBuffers& bufs = inference_buffers(n);
+  b = upload(batch, options_.device);
+  ForwardBuffers& bufs = inference_buffers(b.size);
   forward(b, bufs, nullptr);
-  return lm_head_loss(bufs.final_norm.rows(0, n), weights_.lm_head, b.targets, batch.targets, dims_, *tp_,
-                      lm_scratch(n), nullptr, nullptr, 0.0f);
+  return bufs;
+}
+
+LossSum Qwen3Model::forward_loss(const TokenBatch& batch) {
+  DeviceBatch b;
+  ForwardBuffers& bufs = forward_inference(batch, b);
+  return lm_head_loss(bufs.final_norm.rows(0, b.size), weights_.lm_head, b.targets, batch.targets, dims_, *tp_,
+                      lm_scratch(b.size), nullptr, nullptr, 0.0f);
 }
 
 Tensor Qwen3Model::forward_logits(const TokenBatch& batch) {
-  batch.check(config_.vocab_size);
-  const int64_t n = batch.size();
-  const DeviceBatch b = upload(batch, options_.device);
-  ForwardBuffers& bufs = inference_buffers(n);
-  forward(b, bufs, nullptr);
-  Tensor logits = Tensor::empty({n, dims_.vocab}, DType::kF32, options_.device);
-  k::linear_forward(logits, bufs.final_norm.rows(0, n), weights_.lm_head);
+  DeviceBatch b;
+  ForwardBuffers& bufs = forward_inference(batch, b);
+  Tensor logits = Tensor::empty({b.size, dims_.vocab}, DType::kF32, options_.device);
+  k::linear_forward(logits, bufs.final_norm.rows(0, b.size), weights_.lm_head);
   return logits;
 }
 

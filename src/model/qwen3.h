@@ -26,6 +26,13 @@ struct ModelOptions {
   DType compute_dtype = DType::kF32;  // parameters and activations (bf16 on CUDA)
   Communicator* tp = nullptr;         // tensor-parallel group; null: this process holds the whole model
   int64_t lm_head_chunk = 1024;       // rows of logits formed at once
+  // The flat weight and gradient blocks hold a multiple of this many elements (zero padding at the end), so that
+  // ZeRO-1 can shard them evenly: set it to the data-parallel size.
+  int64_t flat_block_multiple = 1;
+  // Training keeps only each layer's input and recomputes the layer's activations in the backward pass: one layer's
+  // activations in memory instead of all of them (long reasoning traces), for one more forward pass of compute.
+  // Gradients are the same bit for bit.
+  bool recompute_activations = false;
 };
 
 class Qwen3Model {
@@ -44,6 +51,9 @@ class Qwen3Model {
 
   // Every gradient, in one f32 block (zero padding between tensors): for data-parallel reductions.
   Tensor grad_block() const;
+  // Every weight, in one block of the compute dtype; with f32 weights laid out exactly as grad_block() (ZeRO-1
+  // all-gathers updated shards into it).
+  Tensor param_block() const;
   void zero_grads();
   // Completes gradients that are partial sums over the TP group (the per-head norms). Call once per optimizer
   // step, after the last micro-batch.
@@ -64,7 +74,10 @@ class Qwen3Model {
  private:
   // Runs the decoder over the batch and leaves the final normalised hidden states in bufs.final_norm.
   void forward(const DeviceBatch& b, ForwardBuffers& bufs, KvCache* cache);
-  void layer_forward(int64_t l, const DeviceBatch& b, LayerActivations a, const Tensor& x, Tensor& out,
+  // Checks and uploads the batch into `b`, runs the forward pass without keeping activations for backward.
+  ForwardBuffers& forward_inference(const TokenBatch& batch, DeviceBatch& b);
+  // out == nullptr stops after the MLP activation: all that the backward pass reads (recomputation).
+  void layer_forward(int64_t l, const DeviceBatch& b, LayerActivations a, const Tensor& x, Tensor* out,
                      KvCache* cache);
   void layer_backward(int64_t l, const DeviceBatch& b, LayerActivations a, const Tensor& x, BackwardScratch s);
   ForwardBuffers& inference_buffers(int64_t n);
@@ -77,7 +90,7 @@ class Qwen3Model {
   Communicator* tp_;
   Qwen3Weights weights_, grads_;
   std::shared_ptr<void> weight_block_, grad_block_;
-  size_t grad_bytes_ = 0;
+  size_t weight_bytes_ = 0, grad_bytes_ = 0;
   std::vector<Parameter> params_;
   Tensor rope_;  // cos/sin table [max_positions, head_dim] on the device
   ForwardBuffers train_bufs_, infer_bufs_;

@@ -3,11 +3,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 
 namespace stepwise::testing {
 
 Fixture Fixture::load(const std::string& name) {
-  const std::string dir = std::string(STEPWISE_TEST_DATA_DIR) + "/fixtures/" + name;
+  // STEPWISE_FIXTURES_DIR overrides the compiled-in path (the GPU host runs binaries built elsewhere).
+  const char* env = std::getenv("STEPWISE_FIXTURES_DIR");
+  const std::string dir = std::string(env ? env : STEPWISE_TEST_DATA_DIR "/fixtures") + "/" + name;
   Fixture f{dir, {}, SafetensorsCheckpoint::open(dir + "/reference.safetensors"), 0, 0, {}, {}};
   f.config = load_qwen3_config(f.dir + "/config.json");
   const Shape shape = f.ref.shape("input_ids");

@@ -1,0 +1,244 @@
+// Every CUDA kernel except attention (gpu_attention_test.cpp) against the CPU reference on fresh random inputs, in
+// f32 (tolerance 1e-5) and bf16 (1e-2): matmul in all transpose/accumulate forms, RMSNorm, RoPE, SwiGLU, embedding,
+// cross-entropy, AdamW and the elementwise helpers. Inputs are rounded to the dtype under test first, so the CPU
+// sees exactly the GPU's operands and the error measured is the GPU's own.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "gpu_test_util.h"
+#include "kernels/ops.h"
+
+namespace stepwise::testing {
+namespace {
+
+namespace k = kernels;
+
+class Kernels : public ::testing::TestWithParam<DType> {
+ protected:
+  void SetUp() override { SKIP_WITHOUT_GPU(); }
+  DType dt() const { return GetParam(); }
+  double tol() const { return tolerance(GetParam()); }
+  std::string tag(const std::string& what) const { return what + " " + dtype_name(GetParam()); }
+  Rng rng_{1234};
+};
+
+TEST_P(Kernels, MatmulEveryTransposeAndAccumulation) {
+  const int64_t m = 37, n = 53, kk = 71;
+  std::vector<DType> outs{DType::kF32};  // bf16 operands also write bf16 outputs
+  if (dt() != DType::kF32) outs.push_back(dt());
+  for (bool ta : {false, true})
+    for (bool tb : {false, true})
+      for (float beta : {0.0f, 1.0f})
+        for (DType out : outs) {
+          const Operand a = random_operand(ta ? Shape{kk, m} : Shape{m, kk}, dt(), rng_);
+          const Operand b = random_operand(tb ? Shape{n, kk} : Shape{kk, n}, dt(), rng_);
+          // beta = 0 must ignore what C holds, NaN included.
+          Operand c = beta == 0.0f ? filled_operand({m, n}, out, NAN) : random_operand({m, n}, out, rng_);
+          if (beta == 0.0f) c.cpu.zero();
+          k::matmul(c.cpu, a.cpu, ta, b.cpu, tb, 0.5f, beta);
+          k::matmul(c.gpu, a.gpu, ta, b.gpu, tb, 0.5f, beta);
+          expect_close(c.gpu, c.cpu, tolerance(out == DType::kF32 ? dt() : out),
+                       tag("matmul" + std::string(ta ? " A^T" : " A") + (tb ? " B^T" : " B") +
+                           (beta != 0.0f ? " beta=1" : "") + " into " + dtype_name(out)));
+        }
+}
+
+TEST_P(Kernels, MatmulLargeThroughTensorCores) {
+  // The shapes of a linear layer and its two backward products at a size where cuBLASLt picks tensor-core kernels.
+  const Operand x = random_operand({512, 1024}, dt(), rng_), w = random_operand({768, 1024}, dt(), rng_, 0.05f);
+  Operand y = filled_operand({512, 768}, dt(), 0.0f);
+  k::linear_forward(y.cpu, x.cpu, w.cpu);
+  k::linear_forward(y.gpu, x.gpu, w.gpu);
+  expect_close(y.gpu, y.cpu, tol(), tag("linear_forward 512x1024 @ 1024x768"));
+  const Operand dy = random_operand({512, 768}, dt(), rng_);
+  Operand dw = random_operand({768, 1024}, DType::kF32, rng_);  // weight gradients are f32 and accumulate
+  k::linear_backward_weight(dw.cpu, dy.cpu, x.cpu);
+  k::linear_backward_weight(dw.gpu, dy.gpu, x.gpu);
+  expect_close(dw.gpu, dw.cpu, tol(), tag("linear_backward_weight (+= into f32)"));
+  Operand dx = random_operand({512, 1024}, dt(), rng_);
+  k::linear_backward_input(dx.cpu, dy.cpu, w.cpu, true);
+  k::linear_backward_input(dx.gpu, dy.gpu, w.gpu, true);
+  expect_close(dx.gpu, dx.cpu, tol(), tag("linear_backward_input (accumulate)"));
+}
+
+TEST_P(Kernels, RmsNormForwardAndBackward) {
+  // Hidden sizes of real and tiny models, a head dimension, and a row length that defeats 16-byte packs.
+  for (const auto& [n, d] : std::vector<std::pair<int64_t, int64_t>>{{37, 1024}, {300, 128}, {5, 48}, {9, 50}}) {
+    const std::string shape = " [" + std::to_string(n) + ", " + std::to_string(d) + "]";
+    const Operand x = random_operand({n, d}, dt(), rng_), w = random_operand({d}, dt(), rng_);
+    Operand y = filled_operand({n, d}, dt(), 0.0f), rstd = filled_operand({n}, DType::kF32, 0.0f);
+    k::rmsnorm_forward(y.cpu, rstd.cpu, x.cpu, w.cpu, 1e-6f);
+    k::rmsnorm_forward(y.gpu, rstd.gpu, x.gpu, w.gpu, 1e-6f);
+    expect_close(y.gpu, y.cpu, tol(), tag("rmsnorm_forward y" + shape));
+    expect_close(rstd.gpu, rstd.cpu, tol(), tag("rmsnorm_forward rstd" + shape));
+    for (bool accumulate : {false, true}) {
+      const Operand dy = random_operand({n, d}, dt(), rng_);
+      Operand dx = random_operand({n, d}, dt(), rng_), dw = random_operand({d}, DType::kF32, rng_);
+      // Both sides use the CPU's rstd (the GPU's is checked above).
+      const Tensor rstd_gpu = rstd.cpu.to(Device::kCUDA);
+      k::rmsnorm_backward(dx.cpu, dw.cpu, dy.cpu, x.cpu, w.cpu, rstd.cpu, accumulate);
+      k::rmsnorm_backward(dx.gpu, dw.gpu, dy.gpu, x.gpu, w.gpu, rstd_gpu, accumulate);
+      const std::string mode = accumulate ? " accumulate" : "";
+      expect_close(dx.gpu, dx.cpu, tol(), tag("rmsnorm_backward dx" + shape + mode));
+      expect_close(dw.gpu, dw.cpu, tol(), tag("rmsnorm_backward dw" + shape + mode));
+    }
+    // dx aliasing dy, as the per-head q/k norms call it.
+    Operand g = random_operand({n, d}, dt(), rng_), dw = filled_operand({d}, DType::kF32, 0.0f);
+    const Tensor rstd_gpu = rstd.cpu.to(Device::kCUDA);
+    k::rmsnorm_backward(g.cpu, dw.cpu, g.cpu, x.cpu, w.cpu, rstd.cpu, false);
+    k::rmsnorm_backward(g.gpu, dw.gpu, g.gpu, x.gpu, w.gpu, rstd_gpu, false);
+    expect_close(g.gpu, g.cpu, tol(), tag("rmsnorm_backward in place" + shape));
+  }
+}
+
+TEST_P(Kernels, RopeForwardAndInverse) {
+  for (int64_t hd : {32, 128}) {
+    const int64_t n = 23, heads = 5, max_pos = 64;
+    const Tensor table = k::rope_table(max_pos, hd, 1e6, DType::kBF16);
+    const Tensor table_gpu = table.to(Device::kCUDA);
+    std::vector<int32_t> pos(static_cast<size_t>(n));
+    for (auto& p : pos) p = static_cast<int32_t>(rng_.below(max_pos));
+    const Tensor positions = Tensor::from_vector(pos, {n}), positions_gpu = positions.to(Device::kCUDA);
+    for (bool inverse : {false, true}) {
+      Operand x = random_operand({n, heads, hd}, dt(), rng_);
+      k::rope_apply(x.cpu, positions, table, inverse);
+      k::rope_apply(x.gpu, positions_gpu, table_gpu, inverse);
+      expect_close(x.gpu, x.cpu, tol(),
+                   tag("rope_apply hd " + std::to_string(hd) + (inverse ? " inverse" : "")));
+    }
+  }
+}
+
+TEST_P(Kernels, SwigluForwardAndBackward) {
+  for (int64_t f : {160, 50}) {
+    const int64_t n = 19;
+    const Operand gu = random_operand({n, 2 * f}, dt(), rng_, 2.0f), d = random_operand({n, f}, dt(), rng_);
+    Operand out = filled_operand({n, f}, dt(), 0.0f), dgu = filled_operand({n, 2 * f}, dt(), 0.0f);
+    k::swiglu_forward(out.cpu, gu.cpu);
+    k::swiglu_forward(out.gpu, gu.gpu);
+    expect_close(out.gpu, out.cpu, tol(), tag("swiglu_forward F " + std::to_string(f)));
+    k::swiglu_backward(dgu.cpu, d.cpu, gu.cpu);
+    k::swiglu_backward(dgu.gpu, d.gpu, gu.gpu);
+    expect_close(dgu.gpu, dgu.cpu, tol(), tag("swiglu_backward F " + std::to_string(f)));
+  }
+}
+
+TEST_P(Kernels, EmbeddingForwardAndBackward) {
+  // A vocab-parallel shard: rows [20, 120) of the vocabulary; ids repeat and some fall outside the shard.
+  const int64_t v_local = 100, d = 64, n = 200, start = 20;
+  std::vector<int32_t> id_values(static_cast<size_t>(n));
+  for (auto& id : id_values) id = static_cast<int32_t>(rng_.below(150));
+  const Tensor ids = Tensor::from_vector(id_values, {n}), ids_gpu = ids.to(Device::kCUDA);
+  const Operand table = random_operand({v_local, d}, dt(), rng_);
+  Operand out = filled_operand({n, d}, dt(), 0.0f);
+  k::embedding_forward(out.cpu, table.cpu, ids, start);
+  k::embedding_forward(out.gpu, table.gpu, ids_gpu, start);
+  expect_close(out.gpu, out.cpu, 0.0, tag("embedding_forward (a copy: exact)"));
+  const Operand dout = random_operand({n, d}, dt(), rng_);
+  Operand dtable = random_operand({v_local, d}, DType::kF32, rng_);
+  k::embedding_backward(dtable.cpu, dout.cpu, ids, start);
+  k::embedding_backward(dtable.gpu, dout.gpu, ids_gpu, start);
+  // Same additions in the same (token) order on both sides.
+  expect_close(dtable.gpu, dtable.cpu, 0.0, tag("embedding_backward (same order: exact)"));
+}
+
+TEST_P(Kernels, AddScaleSumSquares) {
+  for (int64_t numel : {4096, 1001}) {
+    const Operand x = random_operand({numel}, dt(), rng_);
+    Operand y = random_operand({numel}, dt(), rng_);
+    k::add(y.cpu, x.cpu, -0.75f);
+    k::add(y.gpu, x.gpu, -0.75f);
+    expect_close(y.gpu, y.cpu, tol(), tag("add " + std::to_string(numel)));
+    k::scale(y.cpu, 3.0f);
+    k::scale(y.gpu, 3.0f);
+    expect_close(y.gpu, y.cpu, tol(), tag("scale " + std::to_string(numel)));
+    const double ours = k::sum_squares(x.gpu), ref = k::sum_squares(x.cpu);
+    std::printf("  sum_squares %s: %.17g vs %.17g\n", dtype_name(dt()), ours, ref);
+    EXPECT_LE(std::fabs(ours - ref) / ref, 1e-12);
+  }
+}
+
+TEST_P(Kernels, AdamWWithAndWithoutParameterCopy) {
+  const int64_t n = 3001;
+  Operand master = random_operand({n}, DType::kF32, rng_), m = filled_operand({n}, DType::kF32, 0.0f),
+          v = filled_operand({n}, DType::kF32, 0.0f);
+  const bool with_copy = dt() != DType::kF32;  // the bf16 run writes a bf16 parameter copy, as on the GPU path
+  Operand copy = filled_operand({n}, with_copy ? dt() : DType::kF32, 0.0f);
+  k::AdamWHyper hp;
+  hp.lr = 1e-2f;
+  hp.beta2 = 0.95f;
+  hp.weight_decay = 0.1f;
+  for (int64_t step = 1; step <= 3; ++step) {
+    const Operand grad = random_operand({n}, DType::kF32, rng_, 1e-3f);
+    k::adamw_step(master.cpu, grad.cpu, m.cpu, v.cpu, with_copy ? &copy.cpu : nullptr, hp, step, 0.5f);
+    k::adamw_step(master.gpu, grad.gpu, m.gpu, v.gpu, with_copy ? &copy.gpu : nullptr, hp, step, 0.5f);
+  }
+  expect_close(master.gpu, master.cpu, 1e-5, "adamw master after 3 steps");
+  expect_close(m.gpu, m.cpu, 1e-5, "adamw m");
+  expect_close(v.gpu, v.cpu, 1e-5, "adamw v");
+  if (with_copy) expect_close(copy.gpu, copy.cpu, tol(), tag("adamw parameter copy"));
+}
+
+INSTANTIATE_TEST_SUITE_P(Dtypes, Kernels, ::testing::Values(DType::kF32, DType::kBF16),
+                         [](const ::testing::TestParamInfo<DType>& info) {
+                           return std::string(dtype_name(info.param));
+                         });
+
+class KernelsF32Only : public ::testing::Test {
+ protected:
+  void SetUp() override { SKIP_WITHOUT_GPU(); }
+  Rng rng_{99};
+};
+
+// The LM head's logits chunk is f32 whatever the compute dtype.
+TEST_F(KernelsF32Only, CrossEntropyPasses) {
+  for (const auto& [n, v] : std::vector<std::pair<int64_t, int64_t>>{{33, 517}, {8, 4096}}) {
+    const int64_t start = 100;  // this rank holds vocabulary ids [100, 100 + v)
+    std::vector<int32_t> t(static_cast<size_t>(n));
+    for (size_t i = 0; i < t.size(); ++i)
+      t[i] = i % 5 == 0 ? -100 : static_cast<int32_t>(rng_.below(static_cast<uint64_t>(v + 2 * start)));
+    const Tensor targets = Tensor::from_vector(t, {n}), targets_gpu = targets.to(Device::kCUDA);
+    Operand logits = random_operand({n, v}, DType::kF32, rng_, 4.0f);
+    Operand mx = filled_operand({n}, DType::kF32, 0.0f), se = filled_operand({n}, DType::kF32, 0.0f),
+            tl = filled_operand({n}, DType::kF32, 0.0f);
+    const std::string shape = " [" + std::to_string(n) + ", " + std::to_string(v) + "]";
+    k::cross_entropy_row_max(mx.cpu, logits.cpu);
+    k::cross_entropy_row_max(mx.gpu, logits.gpu);
+    expect_close(mx.gpu, mx.cpu, 0.0, "cross_entropy_row_max" + shape);
+    k::cross_entropy_sum_exp(se.cpu, tl.cpu, logits.cpu, mx.cpu, targets, start);
+    k::cross_entropy_sum_exp(se.gpu, tl.gpu, logits.gpu, mx.gpu, targets_gpu, start);
+    expect_close(se.gpu, se.cpu, 1e-5, "cross_entropy_sum_exp" + shape);
+    expect_close(tl.gpu, tl.cpu, 0.0, "cross_entropy target logit" + shape);
+    k::cross_entropy_backward(logits.cpu, mx.cpu, se.cpu, targets, start, 0.25f);
+    k::cross_entropy_backward(logits.gpu, mx.gpu, se.gpu, targets_gpu, start, 0.25f);
+    expect_close(logits.gpu, logits.cpu, 1e-5, "cross_entropy_backward" + shape);
+  }
+}
+
+// Conversion rounds to nearest even on both sides: exact agreement, NaN preserved.
+TEST_F(KernelsF32Only, ConvertEveryPairExactly) {
+  const DType types[] = {DType::kF32, DType::kBF16, DType::kF16};
+  for (DType from : types)
+    for (DType to : types) {
+      for (int64_t numel : {4096, 1001}) {
+        Tensor src = Tensor::empty({numel}, DType::kF32);
+        for (int64_t i = 0; i < numel; ++i) src.data_as<float>()[i] = 100.0f * rng_.normal();
+        src.data_as<float>()[7] = NAN;
+        const Tensor src_typed = src.to_dtype(from);
+        Tensor ref = Tensor::empty({numel}, to);
+        convert_floats(ref.data(), to, src_typed.data(), from, numel);
+        Tensor out = Tensor::empty({numel}, to, Device::kCUDA);
+        k::convert(out, src_typed.to(Device::kCUDA));
+        const Tensor host = out.to(Device::kCPU);
+        const std::vector<float> a = host.to_f32_vector(), b = ref.to_f32_vector();
+        size_t mismatches = 0;
+        for (size_t i = 0; i < a.size(); ++i)
+          mismatches += !(a[i] == b[i] || (std::isnan(a[i]) && std::isnan(b[i])));
+        EXPECT_EQ(mismatches, 0u) << "convert " << dtype_name(from) << " -> " << dtype_name(to) << " (" << numel << ")";
+      }
+    }
+}
+
+}  // namespace
+}  // namespace stepwise::testing
