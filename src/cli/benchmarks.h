@@ -14,6 +14,10 @@ struct Benchmark {
 };
 
 int bench_cpu_train(int argc, char** argv);
+int bench_gpu_train(int argc, char** argv);
+int bench_gpu_decode(int argc, char** argv);
+int bench_gpu_prefill(int argc, char** argv);
+int bench_scaling(int argc, char** argv);
 
 // Shared by the benchmarks.
 double seconds_since(std::chrono::steady_clock::time_point t0);

@@ -27,6 +27,10 @@ std::string run_capture(const std::string& cmd) {
 namespace {
 const Benchmark kBenchmarks[] = {
     {"cpu-train", "forward+backward tokens/s on the CPU vs PyTorch eager", bench_cpu_train},
+    {"gpu-train", "SFT step tokens/s and MFU on the GPU (bf16) vs PyTorch eager/compile", bench_gpu_train},
+    {"gpu-decode", "greedy decoding tokens/s of one sequence on the GPU vs HF generate", bench_gpu_decode},
+    {"gpu-prefill", "prompt prefill tokens/s on the GPU vs a PyTorch forward", bench_gpu_prefill},
+    {"scaling", "TP x DP step time and bytes per rank at 1, 2, 4 ranks; N-node projection", bench_scaling},
 };
 }  // namespace
 

@@ -19,5 +19,9 @@ int cmd_score(int argc, char** argv);
 int cmd_generate(int argc, char** argv);
 int cmd_bench(int argc, char** argv);
 int cmd_tokenize(int argc, char** argv);
+int cmd_data(int argc, char** argv);
+int cmd_train(int argc, char** argv);
+int cmd_export(int argc, char** argv);
+int cmd_demo(int argc, char** argv);
 
 }  // namespace stepwise::cli

@@ -1,0 +1,206 @@
+// Checkpoint directories: .tmp then rename, manifests with checksums, listing and pruning.
+#include "io/checkpoint.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <sstream>
+
+#include "core/status.h"
+#include "io/atomic_file.h"
+#include "io/hash.h"
+#include "io/json_file.h"
+
+namespace stepwise {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kPrefix = "step-";
+constexpr const char* kTmpSuffix = ".tmp";
+
+// The step of a complete checkpoint's directory name, or -1.
+int64_t step_of(const std::string& name) {
+  if (name.rfind(kPrefix, 0) != 0) return -1;
+  const std::string digits = name.substr(std::string(kPrefix).size());
+  if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos) return -1;
+  return std::stoll(digits);
+}
+
+}  // namespace
+
+std::string checkpoint_dir_name(int64_t step) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%s%08lld", kPrefix, static_cast<long long>(step));
+  return buf;
+}
+
+std::vector<std::string> list_checkpoints(const std::string& root) {
+  std::vector<std::pair<int64_t, std::string>> found;
+  std::error_code ec;
+  if (!fs::is_directory(root, ec)) return {};
+  for (const auto& entry : fs::directory_iterator(root, ec)) {
+    const int64_t step = step_of(entry.path().filename().string());
+    if (step >= 0 && entry.is_directory()) found.emplace_back(step, entry.path().string());
+  }
+  std::sort(found.begin(), found.end());
+  std::vector<std::string> out;
+  for (auto& f : found) out.push_back(std::move(f.second));
+  return out;
+}
+
+std::string resolve_checkpoint_dir(const std::string& path) {
+  std::error_code ec;
+  if (fs::exists(path + "/manifest.json", ec)) return path;
+  for (const std::string& root : {path + "/checkpoints", path}) {
+    const std::vector<std::string> all = list_checkpoints(root);
+    if (!all.empty()) return all.back();
+  }
+  fail(StatusCode::kNotFound, "no checkpoint at ", path, " (expected a checkpoint directory with manifest.json, ",
+       "or a run directory whose checkpoints/ holds step-* directories)");
+}
+
+std::string checkpoint_tmp_dir(const std::string& root, int64_t step) {
+  return root + "/" + checkpoint_dir_name(step) + kTmpSuffix;
+}
+
+std::string begin_checkpoint(const std::string& root, int64_t step) {
+  std::error_code ec;
+  fs::create_directories(root, ec);
+  const std::string tmp = checkpoint_tmp_dir(root, step);
+  fs::remove_all(tmp, ec);
+  if (!fs::create_directory(tmp, ec)) fail(StatusCode::kUnavailable, "cannot create checkpoint directory ", tmp,
+                                           ": ", ec.message());
+  return tmp;
+}
+
+CheckpointFile describe_checkpoint_file(const std::string& dir, const std::string& name) {
+  const std::string path = dir + "/" + name;
+  CheckpointFile f;
+  f.name = name;
+  f.bytes = static_cast<int64_t>(fs::file_size(path));
+  f.fnv1a64 = fnv1a64_file(path);
+  return f;
+}
+
+std::string commit_checkpoint(const std::string& root, const std::string& tmp_dir,
+                              const CheckpointManifest& m) {
+  nlohmann::json files = nlohmann::json::array();
+  for (const CheckpointFile& f : m.files)
+    files.push_back({{"name", f.name}, {"bytes", f.bytes}, {"fnv1a64", hash_hex(f.fnv1a64)}});
+  const nlohmann::json j = {{"format", "stepwise-checkpoint"},
+                            {"version", kCheckpointFormatVersion},
+                            {"step", m.step},
+                            {"tokens_seen", m.tokens_seen},
+                            {"layout", {{"tp", m.tp}, {"dp", m.dp}, {"zero1", m.zero1}}},
+                            {"model_config", m.model_config},
+                            {"trainer", m.trainer},
+                            {"files", files}};
+  write_file_atomic(tmp_dir + "/manifest.json", j.dump(2) + "\n");
+  const std::string final_dir = root + "/" + checkpoint_dir_name(m.step);
+  std::error_code ec;
+  fs::remove_all(final_dir, ec);  // an earlier run's checkpoint of the same step (a restart from an older one)
+  fs::rename(tmp_dir, final_dir, ec);
+  if (ec) fail(StatusCode::kUnavailable, "cannot rename ", tmp_dir, " to ", final_dir, ": ", ec.message());
+  fsync_directory(root);
+  return final_dir;
+}
+
+void prune_checkpoints(const std::string& root, int64_t keep) {
+  std::error_code ec;
+  const std::vector<std::string> all = list_checkpoints(root);
+  for (size_t i = 0; i + static_cast<size_t>(keep) < all.size(); ++i) fs::remove_all(all[i], ec);
+  for (const auto& entry : fs::directory_iterator(root, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind(kPrefix, 0) == 0 && name.size() > 4 && name.compare(name.size() - 4, 4, kTmpSuffix) == 0)
+      fs::remove_all(entry.path(), ec);
+  }
+}
+
+CheckpointManifest read_checkpoint_manifest(const std::string& dir) {
+  const std::string path = dir + "/manifest.json";
+  const nlohmann::json j = read_json_file(path, StatusCode::kDataLoss);
+  CheckpointManifest m;
+  try {
+    if (j.at("format") != "stepwise-checkpoint")
+      fail(StatusCode::kDataLoss, path, ": not a stepwise checkpoint manifest");
+    if (j.at("version") != kCheckpointFormatVersion)
+      fail(StatusCode::kDataLoss, path, ": checkpoint format version ", j.at("version").dump(),
+           "; this stepwise reads version ", kCheckpointFormatVersion);
+    m.step = j.at("step").get<int64_t>();
+    m.tokens_seen = j.at("tokens_seen").get<int64_t>();
+    m.tp = j.at("layout").at("tp").get<int>();
+    m.dp = j.at("layout").at("dp").get<int>();
+    m.zero1 = j.at("layout").at("zero1").get<bool>();
+    m.model_config = j.at("model_config");
+    m.trainer = j.at("trainer");
+    for (const auto& f : j.at("files"))
+      m.files.push_back({f.at("name").get<std::string>(), f.at("bytes").get<int64_t>(),
+                         parse_hash_hex(f.at("fnv1a64").get<std::string>(), path + ": files[].fnv1a64")});
+  } catch (const nlohmann::json::exception& e) {
+    fail(StatusCode::kDataLoss, path, ": malformed manifest (", e.what(), ")");
+  }
+  return m;
+}
+
+const CheckpointFile& find_checkpoint_file(const CheckpointManifest& m, const std::string& dir,
+                                           const std::string& name) {
+  for (const CheckpointFile& f : m.files)
+    if (f.name == name) return f;
+  fail(StatusCode::kDataLoss, dir, "/manifest.json lists no file ", name,
+       " (written by another TP x DP layout?)");
+}
+
+void verify_checkpoint_file(const std::string& dir, const CheckpointFile& file) {
+  const std::string path = dir + "/" + file.name;
+  std::error_code ec;
+  const auto bytes = fs::file_size(path, ec);
+  if (ec) fail(StatusCode::kDataLoss, path, " is listed in the manifest but cannot be read (", ec.message(), ")");
+  const auto what_to_do = "; the checkpoint is damaged: resume from an older one (move this directory away)";
+  if (static_cast<int64_t>(bytes) != file.bytes)
+    fail(StatusCode::kDataLoss, path, " has ", bytes, " bytes, the manifest says ", file.bytes, what_to_do);
+  const uint64_t got = fnv1a64_file(path);
+  if (got != file.fnv1a64)
+    fail(StatusCode::kDataLoss, path, ": checksum mismatch (FNV-1a ", hash_hex(got), ", manifest ",
+         hash_hex(file.fnv1a64), ")", what_to_do);
+}
+
+std::string encode_tensor_shard_info(const TensorShardInfo& info) {
+  std::ostringstream os;
+  os << info.dim << " " << info.start << " ";
+  for (size_t i = 0; i < info.full_shape.size(); ++i) os << (i ? "x" : "") << info.full_shape[i];
+  return os.str();
+}
+
+TensorShardInfo decode_tensor_shard_info(const std::string& text, const std::string& where) {
+  TensorShardInfo info;
+  std::istringstream in(text);
+  std::string shape;
+  if (!(in >> info.dim >> info.start >> shape) || info.dim < -1 || info.dim > 1)
+    fail(StatusCode::kDataLoss, where, ": malformed shard layout '", text, "'");
+  std::istringstream dims(shape);
+  std::string d;
+  while (std::getline(dims, d, 'x')) {
+    try {
+      info.full_shape.push_back(std::stoll(d));
+    } catch (const std::exception&) {
+      fail(StatusCode::kDataLoss, where, ": malformed shard layout '", text, "'");
+    }
+  }
+  return info;
+}
+
+std::string model_shard_file_name(int tp_rank) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "model-tp%02d.safetensors", tp_rank);
+  return buf;
+}
+
+std::string optimizer_shard_file_name(int tp_rank, int dp_rank) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "optimizer-tp%02d-dp%02d.safetensors", tp_rank, dp_rank);
+  return buf;
+}
+
+}  // namespace stepwise

@@ -1,0 +1,77 @@
+// Native checkpoints on disk: the directory protocol and the manifest. A checkpoint is a directory
+// <root>/step-00001200 holding shard files (written by each rank: the model shard of each TP rank, the optimizer
+// shard of each TP x DP rank) and manifest.json (written last, by rank 0) with the training state and a checksum
+// per file. It is built as <root>/step-00001200.tmp and renamed into place only when complete, so a directory
+// without the .tmp suffix is always whole; a crash leaves the previous checkpoints untouched.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/tensor.h"
+
+namespace stepwise {
+
+constexpr int kCheckpointFormatVersion = 1;
+
+struct CheckpointFile {
+  std::string name;  // relative to the checkpoint directory
+  int64_t bytes = 0;
+  uint64_t fnv1a64 = 0;
+};
+
+struct CheckpointManifest {
+  int64_t step = 0;         // optimizer steps completed
+  int64_t tokens_seen = 0;  // tokens of every training micro-batch so far, all ranks
+  int tp = 1, dp = 1;
+  bool zero1 = false;
+  nlohmann::json model_config;  // Hugging Face config.json of the model
+  nlohmann::json trainer;       // the trainer's own state: loader position, counters (train/checkpointing.h)
+  std::vector<CheckpointFile> files;
+};
+
+std::string checkpoint_dir_name(int64_t step);  // "step-00001200"
+// Complete checkpoints under root (the .tmp ones ignored), oldest first; an absent root has none.
+std::vector<std::string> list_checkpoints(const std::string& root);
+
+// A checkpoint directory itself (it holds manifest.json), or the newest complete checkpoint under a run directory
+// (<path>/checkpoints) or under a checkpoints root. NOT_FOUND naming the path when there is none.
+std::string resolve_checkpoint_dir(const std::string& path);
+
+// <root>/step-N.tmp, where step N's checkpoint is assembled.
+std::string checkpoint_tmp_dir(const std::string& root, int64_t step);
+// Rank 0: a fresh checkpoint_tmp_dir (removing one a crash left behind); returns its path.
+std::string begin_checkpoint(const std::string& root, int64_t step);
+// Describes a file just written into the checkpoint (size and checksum), for the manifest.
+CheckpointFile describe_checkpoint_file(const std::string& dir, const std::string& name);
+// Rank 0, after every rank wrote its files: the manifest (atomically), then the rename of the .tmp directory into
+// place and an fsync of root. Returns the final path.
+std::string commit_checkpoint(const std::string& root, const std::string& tmp_dir,
+                              const CheckpointManifest& manifest);
+// Removes all but the newest `keep` complete checkpoints, and stale .tmp directories.
+void prune_checkpoints(const std::string& root, int64_t keep);
+
+// Reads dir/manifest.json (DATA_LOSS naming the file when malformed).
+CheckpointManifest read_checkpoint_manifest(const std::string& dir);
+// The file's size and checksum against the manifest: DATA_LOSS naming the file, both values and what to do.
+void verify_checkpoint_file(const std::string& dir, const CheckpointFile& file);
+const CheckpointFile& find_checkpoint_file(const CheckpointManifest& m, const std::string& dir,
+                                           const std::string& name);
+
+// Where a model shard's tensor sits in the full tensor: stored in the shard file's safetensors metadata under
+// "shard.<name>" as "<dim> <start> <d0>x<d1>..." (dim -1: replicated).
+struct TensorShardInfo {
+  int dim = -1;
+  int64_t start = 0;
+  Shape full_shape;
+};
+std::string encode_tensor_shard_info(const TensorShardInfo& info);
+TensorShardInfo decode_tensor_shard_info(const std::string& text, const std::string& where);
+
+std::string model_shard_file_name(int tp_rank);                  // "model-tp00.safetensors"
+std::string optimizer_shard_file_name(int tp_rank, int dp_rank);  // "optimizer-tp00-dp00.safetensors"
+
+}  // namespace stepwise

@@ -1,0 +1,83 @@
+// The SFT run configuration: one YAML file read into typed sections (Megatron style). Every field is checked
+// (type, range) with errors naming the file, line and key; an unknown key is rejected by name; "--set key=value"
+// overrides (e.g. --set optimizer.lr=3e-4) are applied before the checks and named as such in errors.
+// docs/sft.md lists every field; configs/sft/ holds examples.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/dtype.h"
+#include "train/lr_schedule.h"
+
+namespace stepwise {
+
+struct RunSection {
+  std::string output_dir;  // run directory: checkpoints/, metrics.jsonl, loss_curve.svg, config.yaml
+  uint64_t seed = 1234;    // model init (random) and data order
+  Device device = Device::kCPU;
+  int tp = 1;              // tensor-parallel size
+  int dp = 1;              // data-parallel size; 0: world size / tp
+  bool zero1 = false;      // shard optimizer state over DP
+};
+
+struct ModelSection {
+  std::string config;            // a preset name (configs/models/<name>.json) or hf:DIR (its config.json)
+  std::string init = "random";   // random | hf:DIR (Hugging Face weights) | checkpoint:DIR (a stepwise checkpoint)
+  double init_std = 0.02;        // for random init
+};
+
+struct DataSection {
+  std::string train;  // token dataset directories (`stepwise data prepare`)
+  std::string eval;   // optional
+};
+
+struct BatchSection {
+  int64_t micro_batch_rows = 1;  // rows per forward/backward
+  int64_t row_length = 2048;     // tokens per packed row
+  int64_t grad_accum_steps = 1;  // micro-batches per optimizer step (per DP rank)
+};
+
+struct OptimizerSection {
+  LrSchedule schedule;  // total_steps filled in from train.steps / epochs
+  double weight_decay = 0.1, beta1 = 0.9, beta2 = 0.95, eps = 1e-8, clip_norm = 1.0;
+};
+
+struct TrainSection {
+  int64_t steps = 0;          // optimizer steps; or
+  double epochs = 0;          // passes over the training data (rounded to whole steps)
+  int64_t max_bad_steps = 3;  // consecutive non-finite steps that stop the run
+  int64_t log_every = 1;      // steps between progress lines / metrics records
+};
+
+struct EvalSection {
+  int64_t every = 0;        // steps between evaluations (0: only at the end, when data.eval is set)
+  int64_t max_batches = 0;  // per DP rank; 0: the whole eval set
+};
+
+struct CheckpointSection {
+  int64_t every = 0;      // steps between checkpoints (0: only at the end)
+  int64_t keep_last = 3;  // complete checkpoints kept
+};
+
+struct TrainConfig {
+  RunSection run;
+  ModelSection model;
+  DataSection data;
+  BatchSection batch;
+  OptimizerSection optimizer;
+  TrainSection train;
+  EvalSection eval;
+  CheckpointSection checkpoint;
+  std::string source;  // the file read, for messages
+
+  std::string to_yaml() const;  // the resolved configuration, as a file parse_train_config reads back
+};
+
+// `overrides` are "section.key=value" (the value parsed as YAML). Errors are INVALID_ARGUMENT.
+TrainConfig parse_train_config(const std::string& yaml_text, const std::string& source,
+                               const std::vector<std::string>& overrides = {});
+TrainConfig load_train_config(const std::string& path, const std::vector<std::string>& overrides = {});
+
+}  // namespace stepwise
