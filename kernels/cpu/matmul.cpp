@@ -18,14 +18,17 @@ namespace {
 
 constexpr int64_t kTileM = 512, kTileN = 512, kTileK = 512;
 
-// dst[r, c] = src[(r0 + r) * ld + c0 + c] for an r x c block of a row-major f32 matrix, or of its transpose.
-void load_block(std::vector<double>& dst, const float* src, int64_t ld, bool transposed, int64_t r0, int64_t rows,
-                int64_t c0, int64_t cols) {
+// dst = the rows x cols block at (r0, c0) of a row-major f32 matrix with row stride ld, as f64, in the same layout.
+void load_block(std::vector<double>& dst, const float* src, int64_t ld, int64_t r0, int64_t rows, int64_t c0,
+                int64_t cols) {
   dst.resize(static_cast<size_t>(rows * cols));
 #pragma omp parallel for schedule(static) if (rows * cols > kParallelMinWork)
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = 0; c < cols; ++c)
-      dst[r * cols + c] = transposed ? src[(c0 + c) * ld + r0 + r] : src[(r0 + r) * ld + c0 + c];
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* in = src + (r0 + r) * ld + c0;
+    double* out = dst.data() + r * cols;
+#pragma omp simd
+    for (int64_t c = 0; c < cols; ++c) out[c] = in[c];
+  }
 }
 
 }  // namespace
@@ -36,26 +39,42 @@ void matmul(Tensor& c, const Tensor& a, bool trans_a, const Tensor& b, bool tran
   const float* ap = a.data_as<float>();
   const float* bp = b.data_as<float>();
   float* cp = c.data_as<float>();
-  std::vector<double> at, bt, ct;
+  // Reused across calls: no allocation (and no page faults) per matmul.
+  thread_local std::vector<double> at, bt, ct;
   for (int64_t m0 = 0; m0 < m; m0 += kTileM)
     for (int64_t n0 = 0; n0 < n; n0 += kTileN) {
       const int64_t tm = std::min(kTileM, m - m0), tn = std::min(kTileN, n - n0);
-      ct.assign(static_cast<size_t>(tm * tn), 0.0);
+      ct.resize(static_cast<size_t>(tm * tn));
+      if (k == 0) std::fill(ct.begin(), ct.end(), 0.0);
       for (int64_t k0 = 0; k0 < k; k0 += kTileK) {
         const int64_t tk = std::min(kTileK, k - k0);
-        load_block(at, ap, lda, trans_a, m0, tm, k0, tk);  // op(A)[m0.., k0..]
-        load_block(bt, bp, ldb, trans_b, k0, tk, n0, tn);  // op(B)[k0.., n0..]
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(tm), static_cast<int>(tn),
-                    static_cast<int>(tk), 1.0, at.data(), static_cast<int>(tk), bt.data(), static_cast<int>(tn), 1.0,
-                    ct.data(), static_cast<int>(tn));
+        // Tiles keep their stored layout (contiguous reads); dgemm applies the transposes.
+        if (trans_a)
+          load_block(at, ap, lda, k0, tk, m0, tm);
+        else
+          load_block(at, ap, lda, m0, tm, k0, tk);
+        if (trans_b)
+          load_block(bt, bp, ldb, n0, tn, k0, tk);
+        else
+          load_block(bt, bp, ldb, k0, tk, n0, tn);
+        cblas_dgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
+                    static_cast<int>(tm), static_cast<int>(tn), static_cast<int>(tk), 1.0, at.data(),
+                    static_cast<int>(trans_a ? tm : tk), bt.data(), static_cast<int>(trans_b ? tk : tn),
+                    k0 == 0 ? 0.0 : 1.0, ct.data(), static_cast<int>(tn));
       }
+      const double* acc = ct.data();  // the caller's buffer: inside the parallel loop `ct` would be each thread's own
 #pragma omp parallel for schedule(static) if (tm * tn > kParallelMinWork)
-      for (int64_t i = 0; i < tm; ++i)
-        for (int64_t j = 0; j < tn; ++j) {
-          float& out = cp[(m0 + i) * n + n0 + j];
-          const double prior = beta == 0.0f ? 0.0 : static_cast<double>(beta) * out;  // beta 0 ignores NaN garbage
-          out = static_cast<float>(alpha * ct[i * tn + j] + prior);
+      for (int64_t i = 0; i < tm; ++i) {
+        float* out = cp + (m0 + i) * n + n0;
+        const double* in = acc + i * tn;
+        if (beta == 0.0f) {  // beta 0 ignores whatever C held, NaN included
+#pragma omp simd
+          for (int64_t j = 0; j < tn; ++j) out[j] = static_cast<float>(alpha * in[j]);
+        } else {
+#pragma omp simd
+          for (int64_t j = 0; j < tn; ++j) out[j] = static_cast<float>(alpha * in[j] + static_cast<double>(beta) * out[j]);
         }
+      }
     }
 }
 
