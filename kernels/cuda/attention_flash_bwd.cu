@@ -130,16 +130,8 @@ __global__ void __launch_bounds__(kThreads)
         uint32_t pa[4], da[4];
         c_to_a(pa, st[2 * kc], st[2 * kc + 1]);
         c_to_a(da, dpt[2 * kc], dpt[2 * kc + 1]);
-#pragma unroll
-        for (int dp = 0; dp < HD / 16; ++dp) {
-          uint32_t b[4];
-          ldmatrix_x4_trans(b, bt_pair_addr(sdO, S, kc * 16, dp * 16, lane));
-          mma_16816(dv_acc[2 * dp], pa, b[0], b[1]);
-          mma_16816(dv_acc[2 * dp + 1], pa, b[2], b[3]);
-          ldmatrix_x4_trans(b, bt_pair_addr(sQ, S, kc * 16, dp * 16, lane));
-          mma_16816(dk_acc[2 * dp], da, b[0], b[1]);
-          mma_16816(dk_acc[2 * dp + 1], da, b[2], b[3]);
-        }
+        mma_a_times_tile_rows<HD>(dv_acc, pa, sdO, S, kc * 16, lane);
+        mma_a_times_tile_rows<HD>(dk_acc, da, sQ, S, kc * 16, lane);
       }
       __syncthreads();  // before the next tile overwrites sQ, sdO, sL, sD
     }
@@ -231,13 +223,7 @@ __global__ void __launch_bounds__(kThreads)
     for (int kc = 0; kc < kKeyTile / 16; ++kc) {
       uint32_t da[4];
       c_to_a(da, dp[2 * kc], dp[2 * kc + 1]);
-#pragma unroll
-      for (int dd = 0; dd < HD / 16; ++dd) {
-        uint32_t b[4];
-        ldmatrix_x4_trans(b, bt_pair_addr(sK, S, kc * 16, dd * 16, lane));
-        mma_16816(dq_acc[2 * dd], da, b[0], b[1]);
-        mma_16816(dq_acc[2 * dd + 1], da, b[2], b[3]);
-      }
+      mma_a_times_tile_rows<HD>(dq_acc, da, sK, S, kc * 16, lane);
     }
     __syncthreads();  // before the next tiles overwrite sK, sV
   }

@@ -143,13 +143,7 @@ __global__ void __launch_bounds__(kThreads)
     for (int kc = 0; kc < kBc / 16; ++kc) {
       uint32_t pa[4];
       c_to_a(pa, sc[2 * kc], sc[2 * kc + 1]);
-#pragma unroll
-      for (int dp = 0; dp < HD / 16; ++dp) {
-        uint32_t b[4];
-        ldmatrix_x4_trans(b, bt_pair_addr(sV, S, kc * 16, dp * 16, lane));
-        mma_16816(o[2 * dp], pa, b[0], b[1]);
-        mma_16816(o[2 * dp + 1], pa, b[2], b[3]);
-      }
+      mma_a_times_tile_rows<HD>(o, pa, sV, S, kc * 16, lane);
     }
     __syncthreads();  // every warp is done with sV
   }

@@ -51,6 +51,10 @@ struct Geometry {
 __device__ __forceinline__ Geometry geometry(const int32_t* cu_q, const int32_t* cu_k, int s) {
   return {cu_q[s], cu_q[s + 1] - cu_q[s], cu_k[s], cu_k[s + 1] - cu_k[s]};
 }
+// Keys query row `row` sees: the queries are the last lq of the sequence's lk positions (a KV cache holds the rest).
+__device__ __forceinline__ int visible_keys(const Geometry& gm, int64_t row) {
+  return max(0, min(gm.lk, static_cast<int>(row - gm.q0) + gm.lk - gm.lq + 1));
+}
 
 template <class T, int V>
 __global__ void __launch_bounds__(kThreads)
@@ -62,7 +66,7 @@ __global__ void __launch_bounds__(kThreads)
   const int s = find_sequence(cu_q, seqs, row);
   if (s < 0) return;
   const Geometry gm = geometry(cu_q, cu_k, s);
-  const int vis = max(0, min(gm.lk, static_cast<int>(row - gm.q0) + gm.lk - gm.lq + 1));
+  const int vis = visible_keys(gm, row);
   const int warp = threadIdx.x / kWarp, lane = threadIdx.x % kWarp;
   __shared__ float sq[kRowwiseMaxHeadDim];
   __shared__ float s_m[kWarps], s_l[kWarps], s_acc[kWarps][kRowwiseMaxHeadDim];
@@ -124,7 +128,7 @@ __global__ void __launch_bounds__(kThreads)
   const int s = find_sequence(cu_q, seqs, row);
   if (s < 0) return;
   const Geometry gm = geometry(cu_q, cu_k, s);
-  const int vis = max(0, min(gm.lk, static_cast<int>(row - gm.q0) + gm.lk - gm.lq + 1));
+  const int vis = visible_keys(gm, row);
   const int warp = threadIdx.x / kWarp, lane = threadIdx.x % kWarp;
   __shared__ float sq[kRowwiseMaxHeadDim], sdo[kRowwiseMaxHeadDim];
   __shared__ float s_acc[kWarps][kRowwiseMaxHeadDim];

@@ -75,6 +75,20 @@ __device__ __forceinline__ void c_to_a(uint32_t a[4], const float c0[4], const f
   a[3] = pack_bf16(c1[2], c1[3]);
 }
 
+// acc (16 x HD as HD / 8 C tiles) += a (a 16 x 16 A fragment) times rows row0..row0+15 of a [k][n] shared tile with
+// HD columns: the P·V-shaped product every attention kernel ends its inner loop with.
+template <int HD>
+__device__ __forceinline__ void mma_a_times_tile_rows(float (&acc)[HD / 8][4], const uint32_t a[4],
+                                                      const __nv_bfloat16* tile, int stride, int row0, int lane) {
+#pragma unroll
+  for (int dp = 0; dp < HD / 16; ++dp) {
+    uint32_t b[4];
+    ldmatrix_x4_trans(b, bt_pair_addr(tile, stride, row0, dp * 16, lane));
+    mma_16816(acc[2 * dp], a, b[0], b[1]);
+    mma_16816(acc[2 * dp + 1], a, b[2], b[3]);
+  }
+}
+
 // 16-byte asynchronous copy global -> shared; src_bytes = 0 writes zeros (rows past the end of a sequence).
 __device__ __forceinline__ void cp_async16(void* smem, const void* gmem, int src_bytes) {
   asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_addr(smem)), "l"(gmem), "r"(src_bytes)
