@@ -168,6 +168,7 @@ ncclUniqueId nccl_id_from_file(const std::string& path, int rank) {
 ncclUniqueId nccl_id_over_mpi(int rank) {
   ncclUniqueId id;
   if (rank == 0) NCCL_CHECK(ncclGetUniqueId(&id));
+  const SetupDeadline deadline("broadcasting rank 0's NCCL id over MPI");
   MPI_CHECK(MPI_Bcast(&id, sizeof id, MPI_BYTE, 0, MPI_COMM_WORLD));
   return id;
 }
@@ -204,6 +205,7 @@ NcclGroups make_nccl_groups(int world_rank, int world_size, int local_rank, int 
     else
       NCCL_CHECK(ncclGetUniqueId(&id));
   }
+  const SetupDeadline deadline("creating the NCCL communicators (ncclCommInitRank, ncclCommSplit)");
   ncclComm_t world, tp, dp;
   NCCL_CHECK(ncclCommInitRank(&world, world_size, id, world_rank));
   const int tp_rank = world_rank % tp_size, dp_rank = world_rank / tp_size;

@@ -9,6 +9,7 @@
 #include "distributed/mpi_check.h"
 #include "distributed/mpi_communicator.h"
 #include "distributed/mpi_runtime.h"
+#include "distributed/watchdog.h"
 #ifdef STEPWISE_HAS_CUDA
 #include "distributed/nccl_communicator.h"
 #endif
@@ -24,6 +25,7 @@ struct WorldRanks {
 WorldRanks world_ranks(Device device) {
   WorldRanks w;
   if (mpi_running()) {
+    const SetupDeadline deadline("finding the node-local rank (MPI_Comm_split_type of MPI_COMM_WORLD)");
     MPI_CHECK(MPI_Comm_rank(MPI_COMM_WORLD, &w.rank));
     MPI_CHECK(MPI_Comm_size(MPI_COMM_WORLD, &w.size));
     MPI_Comm node;  // the ranks sharing this node: the local rank picks the GPU
@@ -87,6 +89,7 @@ ProcessGrid make_process_grid(int tp_size, Device device, int dp_size) {
     fail(StatusCode::kFailedPrecondition, "a GPU process grid needs a build with CUDA and NCCL (-DSTEPWISE_CUDA=ON)");
 #endif
   }
+  const SetupDeadline deadline("creating the TP and DP groups (MPI_Comm_split of MPI_COMM_WORLD)");
   MPI_Comm world, tp, dp;
   MPI_CHECK(MPI_Comm_dup(MPI_COMM_WORLD, &world));
   MPI_CHECK(MPI_Comm_split(MPI_COMM_WORLD, /*color=*/g.dp_rank, /*key=*/g.tp_rank, &tp));

@@ -73,6 +73,15 @@ class Watchdog {
     armed_at_ = Clock::now();
     armed_ = true;
   }
+  void arm_setup(const std::string& what) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (timeout_ <= 0) return;
+    if (!thread_.joinable()) thread_ = std::thread([this] { loop(); });
+    comm_ = nullptr;
+    setup_step_ = what;
+    armed_at_ = Clock::now();
+    armed_ = true;
+  }
   void disarm() {
     std::lock_guard<std::mutex> lock(mu_);
     armed_ = false;
@@ -87,11 +96,16 @@ class Watchdog {
       if (stop_ || !armed_ || timeout_ <= 0) continue;
       const double waited = std::chrono::duration<double>(Clock::now() - armed_at_).count();
       if (waited < timeout_) continue;
+      const std::string advice = "Aborting the job (raise STEPWISE_COLLECTIVE_TIMEOUT_S if a peer legitimately "
+                                 "needs longer)";
+      if (!comm_)
+        abort_job(detail::concat(world_rank_prefix(), "set-up step '", setup_step_,
+                                 "' did not complete within the collective timeout of ", timeout_,
+                                 " s; a peer rank has failed or has not reached it. ", advice));
       abort_job(detail::concat(world_rank_prefix(), "rank ", comm_->rank(), " of group ", comm_->name(), " (size ",
                                comm_->size(), "): collective ", collective_name(collective_), " of ", bytes_,
                                " bytes did not complete within the collective timeout of ", timeout_,
-                               " s; a peer rank has failed or stopped calling collectives. Aborting the job (raise "
-                               "STEPWISE_COLLECTIVE_TIMEOUT_S if a peer legitimately needs longer)"));
+                               " s; a peer rank has failed or stopped calling collectives. ", advice));
     }
   }
 
@@ -100,7 +114,8 @@ class Watchdog {
   std::thread thread_;
   double timeout_ = timeout_from_env();
   bool stop_ = false, armed_ = false;
-  const Communicator* comm_ = nullptr;
+  const Communicator* comm_ = nullptr;  // null: a set-up step (setup_step_) is armed
+  std::string setup_step_;
   Collective collective_ = Collective::kBarrier;
   size_t bytes_ = 0;
   Clock::time_point armed_at_;
@@ -120,6 +135,9 @@ void watchdog_arm(const Communicator& comm, Collective collective, size_t payloa
 }
 
 void watchdog_disarm() { Watchdog::instance().disarm(); }
+
+SetupDeadline::SetupDeadline(const std::string& what) { Watchdog::instance().arm_setup(what); }
+SetupDeadline::~SetupDeadline() { Watchdog::instance().disarm(); }
 
 void abort_job(const std::string& message) {
   std::fprintf(stderr, "stepwise: fatal: %s\n", message.c_str());

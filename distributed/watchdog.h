@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstddef>
+#include <string>
 
 #include "distributed/communicator.h"
 
@@ -21,6 +22,17 @@ double collective_timeout();
 // issues them. The watchdog thread starts with the first armed collective.
 void watchdog_arm(const Communicator& comm, Collective collective, size_t payload_bytes);
 void watchdog_disarm();
+
+// The same deadline over a set-up step that every rank must reach before communicators exist (the splits of
+// MPI_COMM_WORLD, the NCCL id exchange and ncclCommInitRank): a peer that never gets there would otherwise leave
+// the others waiting forever. Armed for the object's lifetime; `what` names the step in the abort message.
+class SetupDeadline {
+ public:
+  explicit SetupDeadline(const std::string& what);
+  ~SetupDeadline();
+  SetupDeadline(const SetupDeadline&) = delete;
+  SetupDeadline& operator=(const SetupDeadline&) = delete;
+};
 
 // Ends the job from any thread after printing `message` to stderr: MPI_Abort(MPI_COMM_WORLD, 1) when MPI is
 // initialised (and not finalised), else _exit(1). Shared by the watchdog and MpiRuntime's error handler.

@@ -113,6 +113,11 @@ TEST(Launch, RankThatStopsCallingCollectivesTripsTheWatchdog) {
   expect_fast_failure(job, {"rank 0 of group world", "collective all_reduce", "timeout of 2 s"});
 }
 
+TEST(Launch, RankThatNeverCreatesTheGridTripsTheWatchdog) {
+  const Job job = run(mpirun(2, "-x STEPWISE_COLLECTIVE_TIMEOUT_S=2") + STEPWISE_FAILURE_PROBE + " stall-setup");
+  expect_fast_failure(job, {"world rank 0", "set-up step 'finding the node-local rank", "timeout of 2 s"});
+}
+
 // The benchmark re-launches itself under mpirun per layout and exits non-zero when a measured byte count differs
 // from the analytic one.
 TEST(Launch, ScalingBenchBytesEqualTheAnalyticCounts) {
