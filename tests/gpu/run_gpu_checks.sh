@@ -14,7 +14,11 @@ set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 dist=${1:-gpu-dist}
-[[ -f $here/env.sh ]] && dist=$here  # running the packed copy
+# The packed copy: pack.sh ships the tree compressed (the carry limit); unpack it beside this script once.
+if [[ -f $here/payload.tar.gz && ! -f $here/env.sh ]]; then
+  tar -C "$here" -xzf "$here/payload.tar.gz" || { echo "run_gpu_checks: cannot unpack $here/payload.tar.gz" >&2; exit 2; }
+fi
+[[ -f $here/env.sh ]] && dist=$here
 out=${OUT:-$PWD/gpu-out}
 steps=${STEPS:-tests nccl baseline bench memcheck}
 mkdir -p "$out"
