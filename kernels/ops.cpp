@@ -190,12 +190,14 @@ void add(Tensor& y, const Tensor& x, float alpha) {
   SW_DISPATCH(y.device(), add, y, x, alpha);
 }
 
-double sum_squares(const Tensor& x) {
-  if (x.device() == Device::kCPU) return cpu::sum_squares(x);
+std::vector<double> sum_squares_each(const std::vector<Tensor>& xs) {
+  if (xs.empty()) return {};
+  for (const Tensor& x : xs) same_device("sum_squares_each", {&xs.front(), &x});
+  if (xs.front().device() == Device::kCPU) return cpu::sum_squares_each(xs);
 #ifdef STEPWISE_HAS_CUDA
-  return cuda::sum_squares(x);
+  return cuda::sum_squares_each(xs);
 #else
-  fail(StatusCode::kFailedPrecondition, "sum_squares: CUDA tensor but this build has no CUDA backend");
+  fail(StatusCode::kFailedPrecondition, "sum_squares_each: CUDA tensors but this build has no CUDA backend");
 #endif
 }
 

@@ -89,8 +89,9 @@ void cross_entropy_backward(Tensor& logits, const Tensor& row_max, const Tensor&
 
 // y += alpha * x (same shape).
 void add(Tensor& y, const Tensor& x, float alpha = 1.0f);
-// Sum of squares of all elements, in double on the host (gradient norms).
-double sum_squares(const Tensor& x);
+// The sum of squares of each tensor's elements, in double on the host (gradient norms); tensors on one device. On
+// the GPU the whole list costs one synchronisation (a model has hundreds of gradient tensors).
+std::vector<double> sum_squares_each(const std::vector<Tensor>& xs);
 // x *= alpha.
 void scale(Tensor& x, float alpha);
 // dst = src converted between float formats (f32/bf16/f16), same shape and device.

@@ -18,13 +18,20 @@ void scale(Tensor& x, float alpha) {
   for (int64_t i = 0; i < n; ++i) p[i] *= alpha;
 }
 
-// Serial so that the result is the same bit for bit whatever the thread count (gradient norms decide clipping).
-double sum_squares(const Tensor& x) {
-  const int64_t n = x.numel();
-  const float* p = x.data_as<float>();
-  double acc = 0;
-  for (int64_t i = 0; i < n; ++i) acc += static_cast<double>(p[i]) * p[i];
-  return acc;
+// Each tensor's sum is serial, so that it is the same bit for bit whatever the thread count (gradient norms decide
+// clipping); the threads share out the tensors.
+std::vector<double> sum_squares_each(const std::vector<Tensor>& xs) {
+  std::vector<double> sums(xs.size(), 0.0);
+  const int64_t count = static_cast<int64_t>(xs.size());
+#pragma omp parallel for schedule(dynamic)
+  for (int64_t t = 0; t < count; ++t) {
+    const int64_t n = xs[t].numel();
+    const float* p = xs[t].data_as<float>();
+    double acc = 0;
+    for (int64_t i = 0; i < n; ++i) acc += static_cast<double>(p[i]) * p[i];
+    sums[t] = acc;
+  }
+  return sums;
 }
 
 void convert(Tensor& dst, const Tensor& src) { convert_floats(dst.data(), dst.dtype(), src.data(), src.dtype(), dst.numel()); }

@@ -44,11 +44,11 @@ __global__ void sum_squares_partial(const T* x, int64_t n, double* partial) {
   acc = block_reduce(acc, [](double a, double b) { return a + b; });
   if (threadIdx.x == 0) partial[blockIdx.x] = acc;
 }
-__global__ void sum_partials(double* partial, int count) {
+__global__ void sum_partials(const double* partial, int count, double* result) {
   double acc = 0;
   for (int i = threadIdx.x; i < count; i += blockDim.x) acc += partial[i];
   acc = block_reduce(acc, [](double a, double b) { return a + b; });
-  if (threadIdx.x == 0) partial[0] = acc;
+  if (threadIdx.x == 0) *result = acc;
 }
 
 // Conversion moves 4 elements per access (16 bytes of f32, 8 of bf16/f16) when aligned.
@@ -106,22 +106,33 @@ void scale(Tensor& x, float alpha) {
   CUDA_CHECK(cudaGetLastError());
 }
 
-double sum_squares(const Tensor& x) {
-  const int64_t n = x.numel();
-  if (n == 0) return 0.0;
-  const unsigned blocks = grid_for(n, kThreads);
-  double* partial = static_cast<double*>(scratch(Scratch::kPartials, blocks * sizeof(double)));
-  dispatch_float(x.dtype(), "sum_squares", [&](auto tag) {
-    using T = decltype(tag);
-    sum_squares_partial<T><<<blocks, kThreads, 0, stream()>>>(ptr<const T>(x), n, partial);
-  });
-  CUDA_CHECK(cudaGetLastError());
-  sum_partials<<<1, 1024, 0, stream()>>>(partial, static_cast<int>(blocks));
-  CUDA_CHECK(cudaGetLastError());
-  double result = 0;
-  CUDA_CHECK(cudaMemcpyAsync(&result, partial, sizeof(double), cudaMemcpyDeviceToHost, stream()));
+// One scratch block: the results first, then the partials of the tensor being reduced (reused tensor after
+// tensor: the launches are ordered on one stream). One copy and one synchronisation for the whole list.
+std::vector<double> sum_squares_each(const std::vector<Tensor>& xs) {
+  std::vector<double> results(xs.size(), 0.0);
+  unsigned max_blocks = 0;
+  for (const Tensor& x : xs)
+    if (x.numel() > 0) max_blocks = std::max(max_blocks, grid_for(x.numel(), kThreads));
+  if (max_blocks == 0) return results;
+  double* sums = static_cast<double*>(scratch(Scratch::kPartials, (xs.size() + max_blocks) * sizeof(double)));
+  double* partial = sums + xs.size();
+  CUDA_CHECK(cudaMemsetAsync(sums, 0, xs.size() * sizeof(double), stream()));
+  for (size_t i = 0; i < xs.size(); ++i) {
+    const Tensor& x = xs[i];
+    const int64_t n = x.numel();
+    if (n == 0) continue;
+    const unsigned blocks = grid_for(n, kThreads);
+    dispatch_float(x.dtype(), "sum_squares", [&](auto tag) {
+      using T = decltype(tag);
+      sum_squares_partial<T><<<blocks, kThreads, 0, stream()>>>(ptr<const T>(x), n, partial);
+    });
+    CUDA_CHECK(cudaGetLastError());
+    sum_partials<<<1, 1024, 0, stream()>>>(partial, static_cast<int>(blocks), sums + i);
+    CUDA_CHECK(cudaGetLastError());
+  }
+  CUDA_CHECK(cudaMemcpyAsync(results.data(), sums, xs.size() * sizeof(double), cudaMemcpyDeviceToHost, stream()));
   CUDA_CHECK(cudaStreamSynchronize(stream()));
-  return result;
+  return results;
 }
 
 void convert(Tensor& dst, const Tensor& src) {

@@ -22,6 +22,17 @@ int64_t offset_in(const Tensor& block, const Tensor& part) {
   return static_cast<int64_t>((p - b) / dtype_size(block.dtype()));
 }
 
+// Sums of squares of the gradients, split into TP-sharded ones and replicated ones, added in list order.
+struct GradSquares {
+  double sharded = 0, replicated = 0;
+};
+GradSquares grad_squares(const std::vector<Tensor>& grads, const std::vector<bool>& sharded) {
+  const std::vector<double> each = kernels::sum_squares_each(grads);
+  GradSquares sq;
+  for (size_t i = 0; i < each.size(); ++i) (sharded[i] ? sq.sharded : sq.replicated) += each[i];
+  return sq;
+}
+
 // sqrt(sum over TP of the sharded squares + replicated squares): replicated tensors are equal on every TP rank.
 double combine_norm(double sharded, double replicated, Communicator& tp) {
   if (tp.size() > 1) sharded = sum_over_ranks(tp, sharded);
@@ -31,9 +42,14 @@ double combine_norm(double sharded, double replicated, Communicator& tp) {
 }  // namespace
 
 double global_grad_norm(const std::vector<Parameter>& params, Communicator& tp) {
-  double sharded = 0, replicated = 0;
-  for (const Parameter& p : params) (p.shard_dim >= 0 ? sharded : replicated) += kernels::sum_squares(p.grad);
-  return combine_norm(sharded, replicated, tp);
+  std::vector<Tensor> grads;
+  std::vector<bool> sharded;
+  for (const Parameter& p : params) {
+    grads.push_back(p.grad);
+    sharded.push_back(p.shard_dim >= 0);
+  }
+  const GradSquares sq = grad_squares(grads, sharded);
+  return combine_norm(sq.sharded, sq.replicated, tp);
 }
 
 AdamW::AdamW(std::vector<Parameter>& params, const AdamWConfig& config) : params_(&params), config_(config) {
@@ -100,8 +116,14 @@ double AdamW::reduce_gradients() {
   } else if (dp_->size() > 1) {
     dp_->all_reduce(grad_block_, ReduceOp::kSum);
   }
-  double sharded = 0, replicated = 0;
-  for (const Segment& s : segments_) (s.param->shard_dim >= 0 ? sharded : replicated) += kernels::sum_squares(s.grad);
+  std::vector<Tensor> grads;
+  std::vector<bool> is_sharded;
+  for (const Segment& s : segments_) {
+    grads.push_back(s.grad);
+    is_sharded.push_back(s.param->shard_dim >= 0);
+  }
+  const GradSquares sq = grad_squares(grads, is_sharded);
+  double sharded = sq.sharded, replicated = sq.replicated;
   if (zero1_) {  // each DP rank summed only its slice
     Tensor sums =
         Tensor::from_vector(std::vector<float>{static_cast<float>(sharded), static_cast<float>(replicated)}, {2})

@@ -153,9 +153,26 @@ TEST_P(Kernels, AddScaleSumSquares) {
     k::scale(y.cpu, 3.0f);
     k::scale(y.gpu, 3.0f);
     expect_close(y.gpu, y.cpu, tol(), tag("scale " + std::to_string(numel)));
-    const double ours = k::sum_squares(x.gpu), ref = k::sum_squares(x.cpu);
+    const double ours = k::sum_squares_each({x.gpu})[0], ref = k::sum_squares_each({x.cpu})[0];
     std::printf("  sum_squares %s: %.17g vs %.17g\n", dtype_name(dt()), ours, ref);
     EXPECT_LE(std::fabs(ours - ref) / ref, 1e-12);
+  }
+}
+
+// A list of several sizes (one empty, one needing many blocks) in one call, against the CPU one tensor at a time.
+TEST_P(Kernels, SumSquaresOfEachTensorInAList) {
+  std::vector<Tensor> gpu;
+  std::vector<Tensor> cpu;
+  for (int64_t numel : {int64_t{300000}, int64_t{0}, int64_t{5}, int64_t{4096}}) {
+    const Operand x = random_operand({numel}, dt(), rng_);
+    gpu.push_back(x.gpu);
+    cpu.push_back(x.cpu);
+  }
+  const std::vector<double> ours = k::sum_squares_each(gpu);
+  ASSERT_EQ(ours.size(), cpu.size());
+  for (size_t i = 0; i < cpu.size(); ++i) {
+    const double ref = k::sum_squares_each({cpu[i]})[0];
+    EXPECT_LE(std::fabs(ours[i] - ref), 1e-12 * ref) << "tensor " << i;
   }
 }
 

@@ -303,6 +303,26 @@ TEST(CpuKernels, AdamWMatchesPyTorchFormula) {
   EXPECT_LE(max_rel(to_vec(pt), p), 1e-6);
 }
 
+TEST(CpuKernels, SumSquaresOfEachTensorInAList) {
+  std::vector<Tensor> xs;
+  Vec ref;
+  for (size_t n : {size_t{1000}, size_t{0}, size_t{7}, size_t{40000}}) {
+    const Vec v = random_vec(n, 50 + n, 3.0);
+    xs.push_back(to_tensor(v, {static_cast<int64_t>(n)}));
+    double acc = 0;
+    for (double x : v) {
+      const double f = static_cast<float>(x);  // the tensor holds f32
+      acc += f * f;
+    }
+    ref.push_back(acc);
+  }
+  const Vec sums = k::sum_squares_each(xs);
+  ASSERT_EQ(sums.size(), ref.size());
+  for (size_t i = 0; i < ref.size(); ++i) EXPECT_NEAR(sums[i], ref[i], 1e-12 * (ref[i] + 1)) << "tensor " << i;
+  EXPECT_EQ(sums[1], 0.0);
+  EXPECT_TRUE(k::sum_squares_each({}).empty());
+}
+
 TEST(CpuKernels, ShapeMismatchIsAnInternalError) {
   Tensor a = Tensor::zeros({2, 3}, DType::kF32), b = Tensor::zeros({4, 5}, DType::kF32), c = Tensor::zeros({2, 5}, DType::kF32);
   try {
