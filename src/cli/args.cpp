@@ -7,7 +7,7 @@
 
 namespace stepwise::cli {
 
-Args::Args(int argc, char** argv, std::set<std::string> bool_flags) : command_(argc > 0 ? argv[0] : "") {
+Args::Args(int argc, char** argv, const std::set<std::string>& bool_flags) : command_(argc > 0 ? argv[0] : "") {
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a.rfind("--", 0) != 0 || a.size() == 2) {

@@ -14,7 +14,7 @@ namespace stepwise::cli {
 class Args {
  public:
   // argv[0] is the subcommand's name; `bool_flags` take no value.
-  Args(int argc, char** argv, std::set<std::string> bool_flags = {});
+  Args(int argc, char** argv, const std::set<std::string>& bool_flags = {});
 
   std::optional<std::string> get(const std::string& name);
   std::string require(const std::string& name);  // error when missing

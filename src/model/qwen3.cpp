@@ -144,7 +144,7 @@ void Qwen3Model::layer_forward(int64_t l, const DeviceBatch& b, LayerActivations
 }
 
 // On entry s.d_resid holds d loss / d (layer output); on exit d loss / d (layer input).
-void Qwen3Model::layer_backward(int64_t l, const DeviceBatch& b, LayerActivations a, const Tensor& x,
+void Qwen3Model::layer_backward(int64_t l, const DeviceBatch& b, const LayerActivations& a, const Tensor& x,
                                 BackwardScratch s) {
   const LayerWeights& w = weights_.layers[l];
   LayerWeights& g = grads_.layers[l];

@@ -79,7 +79,7 @@ class Qwen3Model {
   // out == nullptr stops after the MLP activation: all that the backward pass reads (recomputation).
   void layer_forward(int64_t l, const DeviceBatch& b, LayerActivations a, const Tensor& x, Tensor* out,
                      KvCache* cache);
-  void layer_backward(int64_t l, const DeviceBatch& b, LayerActivations a, const Tensor& x, BackwardScratch s);
+  void layer_backward(int64_t l, const DeviceBatch& b, const LayerActivations& a, const Tensor& x, BackwardScratch s);
   ForwardBuffers& inference_buffers(int64_t n);
   LmHeadScratch& lm_scratch(int64_t n);
 
