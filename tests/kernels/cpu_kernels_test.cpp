@@ -63,23 +63,32 @@ double dot(const Vec& a, const Vec& b) {
   return s;
 }
 
+// Shapes for both CPU paths: dgemm on f64 tiles, and the few-rows (decoding) dot products, serial and threaded.
 TEST(CpuKernels, MatmulAllTransposesAndBeta) {
-  const int64_t m = 7, n = 5, kk = 9;
-  for (int ta = 0; ta < 2; ++ta)
-    for (int tb = 0; tb < 2; ++tb) {
-      const Vec a = random_vec(m * kk, 1), b = random_vec(kk * n, 2), c0 = random_vec(m * n, 3);
-      Tensor at = to_tensor(a, ta ? Shape{kk, m} : Shape{m, kk}), bt = to_tensor(b, tb ? Shape{n, kk} : Shape{kk, n});
-      Tensor ct = to_tensor(c0, {m, n});
-      k::matmul(ct, at, ta, bt, tb, 0.5f, 2.0f);
-      Vec ref(m * n);
-      for (int64_t i = 0; i < m; ++i)
-        for (int64_t j = 0; j < n; ++j) {
-          double s = 0;
-          for (int64_t p = 0; p < kk; ++p) s += (ta ? a[p * m + i] : a[i * kk + p]) * (tb ? b[j * kk + p] : b[p * n + j]);
-          ref[i * n + j] = 0.5 * s + 2.0 * c0[i * n + j];
+  struct Dims {
+    int64_t m, n, k;
+  };
+  for (const Dims& d : {Dims{7, 5, 9}, Dims{1, 5, 9}, Dims{3, 700, 300}})
+    for (const float beta : {0.0f, 2.0f})
+      for (int ta = 0; ta < 2; ++ta)
+        for (int tb = 0; tb < 2; ++tb) {
+          const int64_t m = d.m, n = d.n, kk = d.k;
+          const Vec a = random_vec(m * kk, 1), b = random_vec(kk * n, 2), c0 = random_vec(m * n, 3);
+          Tensor at = to_tensor(a, ta ? Shape{kk, m} : Shape{m, kk});
+          Tensor bt = to_tensor(b, tb ? Shape{n, kk} : Shape{kk, n});
+          Tensor ct = to_tensor(c0, {m, n});
+          k::matmul(ct, at, ta, bt, tb, 0.5f, beta);
+          Vec ref(m * n);
+          for (int64_t i = 0; i < m; ++i)
+            for (int64_t j = 0; j < n; ++j) {
+              double s = 0;
+              for (int64_t p = 0; p < kk; ++p)
+                s += (ta ? a[p * m + i] : a[i * kk + p]) * (tb ? b[j * kk + p] : b[p * n + j]);
+              ref[i * n + j] = 0.5 * s + beta * c0[i * n + j];
+            }
+          EXPECT_LE(max_rel(to_vec(ct), ref), 1e-6)
+              << m << " x " << n << " x " << kk << " trans_a " << ta << " trans_b " << tb << " beta " << beta;
         }
-      EXPECT_LE(max_rel(to_vec(ct), ref), 1e-6) << "trans_a " << ta << " trans_b " << tb;
-    }
 }
 
 Vec rmsnorm_ref(const Vec& x, const Vec& w, int64_t n, int64_t d, double eps) {
