@@ -165,20 +165,8 @@ __global__ void __launch_bounds__(kThreads)
   const int64_t q_offset = (int64_t{q0} * hq + h) * HD, kv_offset = (int64_t{k0} * hkv + kh) * HD;
 
   uint32_t qf[KC][4], dof[KC][4];
-  load_tile_async<kRowsPerBlock, HD, kThreads>(smem, q + q_offset, q_stride, i0, lq);
-  cp_async_commit();
-  cp_async_wait<0>();
-  __syncthreads();
-#pragma unroll
-  for (int kc = 0; kc < KC; ++kc) ldmatrix_x4(qf[kc], a_frag_addr(smem, S, warp * 16, kc * 16, lane));
-  __syncthreads();
-  load_tile_async<kRowsPerBlock, HD, kThreads>(smem, dout + q_offset, q_stride, i0, lq);
-  cp_async_commit();
-  cp_async_wait<0>();
-  __syncthreads();
-#pragma unroll
-  for (int kc = 0; kc < KC; ++kc) ldmatrix_x4(dof[kc], a_frag_addr(smem, S, warp * 16, kc * 16, lane));
-  __syncthreads();
+  load_a_fragments<kRowsPerBlock, HD, kThreads>(qf, smem, q + q_offset, q_stride, i0, lq, warp, lane);
+  load_a_fragments<kRowsPerBlock, HD, kThreads>(dof, smem, dout + q_offset, q_stride, i0, lq, warp, lane);
 
   const int row_a = i0 + warp * 16 + g, row_b = row_a + 8;
   // Rows past the sequence get lse = +inf, so their probabilities are 0.

@@ -44,14 +44,8 @@ __global__ void __launch_bounds__(kThreads)
   const bf16* vb = v + (int64_t{k0} * hkv + kh) * HD;
 
   // This warp's 16 query rows as A fragments, staged through sV (free until the first V tile).
-  load_tile_async<kBr, HD, kThreads>(sV, qb, q_stride, i0, lq);
-  cp_async_commit();
-  cp_async_wait<0>();
-  __syncthreads();
   uint32_t qf[KC][4];
-#pragma unroll
-  for (int kc = 0; kc < KC; ++kc) ldmatrix_x4(qf[kc], a_frag_addr(sV, S, warp * 16, kc * 16, lane));
-  __syncthreads();
+  load_a_fragments<kBr, HD, kThreads>(qf, sV, qb, q_stride, i0, lq, warp, lane);
 
   const int row_a = i0 + warp * 16 + g, row_b = row_a + 8;  // the two rows this thread's fragments hold
   const int kend = max(0, min(lk, min(i0 + kBr, lq) - 1 + off + 1));

@@ -115,4 +115,19 @@ __device__ __forceinline__ void load_tile_async(__nv_bfloat16* tile, const __nv_
   }
 }
 
+// Rows [first, first + ROWS) of a [*, HD] head slice as A fragments, each warp keeping its own 16 rows, staged
+// through the shared tile `stage` (free on entry, free again on return); rows at or past `valid` are zeros.
+template <int ROWS, int HD, int THREADS>
+__device__ __forceinline__ void load_a_fragments(uint32_t (&frags)[HD / 16][4], __nv_bfloat16* stage,
+                                                 const __nv_bfloat16* base, int64_t row_stride, int first, int valid,
+                                                 int warp, int lane) {
+  load_tile_async<ROWS, HD, THREADS>(stage, base, row_stride, first, valid);
+  cp_async_commit();
+  cp_async_wait<0>();
+  __syncthreads();
+#pragma unroll
+  for (int kc = 0; kc < HD / 16; ++kc) ldmatrix_x4(frags[kc], a_frag_addr(stage, HD + 8, warp * 16, kc * 16, lane));
+  __syncthreads();
+}
+
 }  // namespace stepwise::kernels::cuda
