@@ -94,6 +94,7 @@ bool Communicator::is_rank_slice(const Tensor& part, const Tensor& whole) const 
 }
 
 int64_t sum_over_ranks(Communicator& comm, int64_t value) {
+  if (comm.size() == 1) return value;
   if (value > INT32_MAX / comm.size() || value < INT32_MIN / comm.size())
     invalid_argument("sum_over_ranks over ", comm.name(), ": ", value, " on ", comm.size(),
                      " ranks could overflow the int32 sum");
@@ -104,6 +105,7 @@ int64_t sum_over_ranks(Communicator& comm, int64_t value) {
 }
 
 double sum_over_ranks(Communicator& comm, double value) {
+  if (comm.size() == 1) return value;  // exact, and no device round trip
   Tensor on_device = Tensor::from_vector(std::vector<float>{static_cast<float>(value)}, {1}).to(comm.device());
   comm.all_reduce(on_device, ReduceOp::kSum);
   return on_device.to(Device::kCPU).data_as<float>()[0];

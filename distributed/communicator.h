@@ -93,7 +93,8 @@ class Communicator {
 std::unique_ptr<Communicator> make_single_process_communicator(const std::string& name);
 
 // Scalars summed over a group (token counts and loss sums of data-parallel ranks), through a one-element tensor
-// on the group's device. int64 sums must fit in int32 (a step's token count does); doubles travel as f32.
+// on the group's device. int64 sums must fit in int32 (a step's token count does); doubles travel as f32. A group
+// of one returns the value unchanged.
 int64_t sum_over_ranks(Communicator& comm, int64_t value);
 double sum_over_ranks(Communicator& comm, double value);
 

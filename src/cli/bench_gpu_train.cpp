@@ -24,7 +24,7 @@ int bench_gpu_train(int argc, char** argv) {
     invalid_argument("bench gpu-train: --batch, --seq and --steps must be positive, --warmup not negative");
   require_gpu("gpu-train");
   const nlohmann::json eager = load_baseline(baseline_path, "sft_eager");
-  const nlohmann::json compiled = baseline_path.empty() ? nullptr : load_baseline(baseline_path, "sft_compiled");
+  const nlohmann::json compiled = load_baseline(baseline_path, "sft_compiled");
 
   auto model = random_gpu_model(preset, recompute);
   const Qwen3Config& config = model->config();

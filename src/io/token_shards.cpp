@@ -104,7 +104,7 @@ std::vector<TokenShardWriter::ShardFile> TokenShardWriter::finish() {
   return written_;
 }
 
-std::unique_ptr<TokenShardReader> TokenShardReader::open(const std::string& path, bool verify) {
+std::unique_ptr<TokenShardReader> TokenShardReader::open(const std::string& path) {
   std::unique_ptr<TokenShardReader> r(new TokenShardReader());
   r->path_ = path;
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -140,12 +140,10 @@ std::unique_ptr<TokenShardReader> TokenShardReader::open(const std::string& path
     fail(StatusCode::kDataLoss, path, ": file is ", size, " bytes but its header describes ", h.num_documents,
          " documents and ", h.num_tokens, " tokens (truncated or overwritten?)", redo);
   const auto* payload = static_cast<const uint8_t*>(map) + kHeaderBytes;
-  if (verify) {
-    const uint64_t got = fnv1a64(payload, size - kHeaderBytes);
-    if (got != h.payload_hash)
-      fail(StatusCode::kDataLoss, path, ": checksum mismatch (FNV-1a ", hash_hex(got), ", header says ",
-           hash_hex(h.payload_hash), "): the file is corrupted", redo);
-  }
+  const uint64_t got = fnv1a64(payload, size - kHeaderBytes);
+  if (got != h.payload_hash)
+    fail(StatusCode::kDataLoss, path, ": checksum mismatch (FNV-1a ", hash_hex(got), ", header says ",
+         hash_hex(h.payload_hash), "): the file is corrupted", redo);
   r->num_docs_ = h.num_documents;
   r->num_tokens_ = h.num_tokens;
   r->vocab_bound_ = static_cast<int32_t>(h.vocab_bound);

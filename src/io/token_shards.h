@@ -57,7 +57,7 @@ class TokenShardReader {
     int64_t length;
   };
 
-  static std::unique_ptr<TokenShardReader> open(const std::string& path, bool verify = true);
+  static std::unique_ptr<TokenShardReader> open(const std::string& path);
   ~TokenShardReader();
   TokenShardReader(const TokenShardReader&) = delete;
   TokenShardReader& operator=(const TokenShardReader&) = delete;

@@ -35,8 +35,7 @@ GradSquares grad_squares(const std::vector<Tensor>& grads, const std::vector<boo
 
 // sqrt(sum over TP of the sharded squares + replicated squares): replicated tensors are equal on every TP rank.
 double combine_norm(double sharded, double replicated, Communicator& tp) {
-  if (tp.size() > 1) sharded = sum_over_ranks(tp, sharded);
-  return std::sqrt(sharded + replicated);
+  return std::sqrt(sum_over_ranks(tp, sharded) + replicated);
 }
 
 }  // namespace

@@ -54,7 +54,6 @@ class AdamW {
   // all-gathers every parameter over DP). Returns the clip coefficient applied to the gradients.
   float step(float lr, double grad_norm);
   int64_t steps_taken() const { return step_; }
-  void set_steps_taken(int64_t step) { step_ = step; }
 
   // Checkpoints of this rank's optimizer state: 1-D f32 tensors named "m.<parameter>", "v.<parameter>" (and
   // "master.<parameter>" for bf16 parameters), or "m.<parameter>[<begin>:<end>]" for the flat element range of a

@@ -25,9 +25,6 @@ double now_s() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-int64_t global_sum(Communicator& dp, int64_t v) { return dp.size() > 1 ? sum_over_ranks(dp, v) : v; }
-double global_sum(Communicator& dp, double v) { return dp.size() > 1 ? sum_over_ranks(dp, v) : v; }
-
 Qwen3Config model_config(const ModelSection& m) {
   if (m.config.rfind("hf:", 0) == 0) return load_qwen3_config(m.config.substr(3) + "/config.json");
   return qwen3_preset(m.config);
@@ -100,12 +97,12 @@ StepLoss accumulate_gradients(Qwen3Model& model, const std::vector<TokenBatch>& 
     tokens += b.size();
   }
   StepLoss out;
-  out.loss.count = global_sum(dp, targets);
-  out.tokens = global_sum(dp, tokens);
+  out.loss.count = sum_over_ranks(dp, targets);
+  out.tokens = sum_over_ranks(dp, tokens);
   const float scale = out.loss.count > 0 ? 1.0f / static_cast<float>(out.loss.count) : 0.0f;
   double sum = 0;
   for (const TokenBatch& b : micro_batches) sum += model.forward_backward(b, scale).sum;
-  out.loss.sum = global_sum(dp, sum);
+  out.loss.sum = sum_over_ranks(dp, sum);
   return out;
 }
 
@@ -116,7 +113,7 @@ LossSum evaluate_loss(Qwen3Model& model, const std::vector<TokenBatch>& batches,
     local.sum += l.sum;
     local.count += l.count;
   }
-  return {global_sum(dp, local.sum), global_sum(dp, local.count)};
+  return {sum_over_ranks(dp, local.sum), sum_over_ranks(dp, local.count)};
 }
 
 TrainResult run_sft(const TrainConfig& cfg, const RunOptions& opts) {

@@ -143,7 +143,7 @@ TEST_P(Kernels, EmbeddingForwardAndBackward) {
   expect_close(dtable.gpu, dtable.cpu, 0.0, tag("embedding_backward (same order: exact)"));
 }
 
-TEST_P(Kernels, AddScaleSumSquares) {
+TEST_P(Kernels, AddScale) {
   for (int64_t numel : {4096, 1001}) {
     const Operand x = random_operand({numel}, dt(), rng_);
     Operand y = random_operand({numel}, dt(), rng_);
@@ -153,9 +153,6 @@ TEST_P(Kernels, AddScaleSumSquares) {
     k::scale(y.cpu, 3.0f);
     k::scale(y.gpu, 3.0f);
     expect_close(y.gpu, y.cpu, tol(), tag("scale " + std::to_string(numel)));
-    const double ours = k::sum_squares_each({x.gpu})[0], ref = k::sum_squares_each({x.cpu})[0];
-    std::printf("  sum_squares %s: %.17g vs %.17g\n", dtype_name(dt()), ours, ref);
-    EXPECT_LE(std::fabs(ours - ref) / ref, 1e-12);
   }
 }
 

@@ -79,15 +79,20 @@ TEST_P(GpuModel, LogitsLossAndGradientsMatchReference) {
 TEST_P(GpuModel, ThreeAdamWStepsMatchReference) {
   const TokenBatch batch = fx_->packed_batch();
   const std::vector<double> ref_losses = fx_->ref_f64("adamw_step_losses");
+  const std::vector<double> ref_norms = fx_->ref_f64("adamw_grad_norms_before_clip");
   AdamW opt(model_->parameters(), AdamWConfig{});  // the fixture's recipe (see qwen3_fixture_test.cpp)
   for (int step = 0; step < 3; ++step) {
     model_->zero_grads();
     const LossSum loss = model_->forward_backward(batch, 1.0f / static_cast<float>(batch.num_targets()));
     model_->finish_gradients();
+    const double norm = global_grad_norm(model_->parameters(), model_->tp());
     const double err = std::fabs(loss.mean() - ref_losses[step]) / ref_losses[step];
-    std::printf("  %-48s step %d loss rel error %.3g\n", tag("adamw").c_str(), step, err);
+    const double norm_err = std::fabs(norm - ref_norms[step]) / ref_norms[step];
+    std::printf("  %-48s step %d loss rel error %.3g, grad norm rel error %.3g\n", tag("adamw").c_str(), step, err,
+                norm_err);
     EXPECT_LE(err, tol_.loss) << "step " << step;
-    opt.step(1e-2f, global_grad_norm(model_->parameters(), model_->tp()));
+    EXPECT_LE(norm_err, tol_.grads) << "step " << step;  // the norm sets the clip coefficient
+    opt.step(1e-2f, norm);
   }
   double worst = 0;
   for (const Parameter& p : model_->parameters())

@@ -63,12 +63,13 @@ double dot(const Vec& a, const Vec& b) {
   return s;
 }
 
-// Shapes for both CPU paths: dgemm on f64 tiles, and the few-rows (decoding) dot products, serial and threaded.
+// Shapes for both CPU paths: dgemm on f64 tiles (more than one 512-tile along m, n and k, so that tile offsets and
+// the accumulation across k-tiles run), and the few-rows (decoding) dot products, serial and threaded.
 TEST(CpuKernels, MatmulAllTransposesAndBeta) {
   struct Dims {
     int64_t m, n, k;
   };
-  for (const Dims& d : {Dims{7, 5, 9}, Dims{1, 5, 9}, Dims{3, 700, 300}})
+  for (const Dims& d : {Dims{7, 5, 9}, Dims{520, 9, 530}, Dims{6, 520, 530}, Dims{1, 5, 9}, Dims{3, 700, 300}})
     for (const float beta : {0.0f, 2.0f})
       for (int ta = 0; ta < 2; ++ta)
         for (int tb = 0; tb < 2; ++tb) {

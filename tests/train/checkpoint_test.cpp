@@ -12,6 +12,7 @@
 #include "core/status.h"
 #include "io/checkpoint.h"
 #include "train/loop.h"
+#include "train/metrics.h"
 #include "train_test_util.h"
 
 namespace stepwise::train_test {
@@ -40,11 +41,6 @@ class CheckpointTest : public ::testing::Test {
     o.log = nullptr;
     return o;
   }
-  static const CheckpointFile& file(const CheckpointManifest& m, const std::string& name) {
-    for (const CheckpointFile& f : m.files)
-      if (f.name == name) return f;
-    throw std::runtime_error("no file " + name);
-  }
   std::string dir_, model_;
 };
 
@@ -71,7 +67,9 @@ TEST_F(CheckpointTest, StopAndResumeIsBitExact) {
   EXPECT_EQ(a.step, 8);
   EXPECT_EQ(a.tokens_seen, b.tokens_seen);
   for (const char* name : {"model-tp00.safetensors", "optimizer-tp00-dp00.safetensors"})
-    EXPECT_EQ(file(a, name).fnv1a64, file(b, name).fnv1a64) << name;
+    EXPECT_EQ(find_checkpoint_file(a, straight.last_checkpoint, name).fnv1a64,
+              find_checkpoint_file(b, second.last_checkpoint, name).fnv1a64)
+        << name;
   EXPECT_EQ(a.trainer, b.trainer);
 }
 
@@ -111,18 +109,12 @@ TEST_F(CheckpointTest, SigkillDuringACheckpointLeavesThePreviousOneResumable) {
   EXPECT_FALSE(fs::exists(root + "/step-00000004.tmp"));  // cleaned up by the next checkpoint
 
   // metrics.jsonl holds steps 1-2 from the killed run and 3-8 from the resumed one: the straight run's losses.
-  std::ifstream metrics(dir_ + "/killed/metrics.jsonl");
-  std::string line;
-  std::vector<double> losses;
-  while (std::getline(metrics, line)) {
-    const auto j = nlohmann::json::parse(line);
-    if (j.contains("loss")) {
-      EXPECT_EQ(j["step"].get<int64_t>(), static_cast<int64_t>(losses.size()) + 1);
-      losses.push_back(j["loss"].get<double>());
-    }
-  }
+  const std::vector<std::pair<double, double>> losses = read_loss_curves(dir_ + "/killed/metrics.jsonl").train;
   ASSERT_EQ(losses.size(), 8u);
-  for (size_t s = 0; s < 8; ++s) EXPECT_EQ(losses[s], straight.steps[s].loss) << "step " << s + 1;
+  for (size_t s = 0; s < 8; ++s) {
+    EXPECT_EQ(losses[s].first, static_cast<double>(s + 1));
+    EXPECT_EQ(losses[s].second, straight.steps[s].loss) << "step " << s + 1;  // bit for bit
+  }
   EXPECT_EQ(read_checkpoint_manifest(root + "/step-00000008").files[0].fnv1a64,
             read_checkpoint_manifest(straight.last_checkpoint).files[0].fnv1a64);
 }

@@ -14,19 +14,15 @@
 #include "model/hf_export.h"
 #include "model/hf_model.h"
 #include "train/loop.h"
+#include "train/metrics.h"
 #include "train_test_util.h"
 
 namespace stepwise::train_test {
 namespace {
 
-std::vector<double> logged_losses(const std::string& run_dir) {
-  std::ifstream in(run_dir + "/metrics.jsonl");
-  std::vector<double> losses;
-  for (std::string line; std::getline(in, line);) {
-    const auto j = nlohmann::json::parse(line);
-    if (j.contains("loss")) losses.push_back(j["loss"].get<double>());
-  }
-  return losses;
+// (step, loss) of every step a run logged to its metrics.jsonl.
+std::vector<std::pair<double, double>> logged_losses(const std::string& run_dir) {
+  return read_loss_curves(run_dir + "/metrics.jsonl").train;
 }
 
 CommandResult mpirun_train(const std::string& config, const std::string& flags = "") {
@@ -62,12 +58,14 @@ TEST_F(DataParallel, TwoRanksTrainLikeOneRankAccumulatingTwo) {
   const TrainResult one = run_sft(config("one", 1, 2), quiet);
   const CommandResult two = mpirun_train(write_config(config("two", 2, 1), "two"));
   ASSERT_EQ(two.exit_code, 0) << two.output;
-  const std::vector<double> losses = logged_losses(dir_ + "/two");
+  const std::vector<std::pair<double, double>> losses = logged_losses(dir_ + "/two");
   ASSERT_EQ(losses.size(), one.steps.size());
   // Same rows, same normalisation; only the order of float sums differs (the DP all-reduce of gradients and of
   // the loss, which travels as f32).
-  for (size_t s = 0; s < losses.size(); ++s)
-    EXPECT_NEAR(losses[s], one.steps[s].loss, 1e-5 * one.steps[s].loss) << "step " << s + 1;
+  for (size_t s = 0; s < losses.size(); ++s) {
+    EXPECT_EQ(losses[s].first, static_cast<double>(s + 1));
+    EXPECT_NEAR(losses[s].second, one.steps[s].loss, 1e-5 * one.steps[s].loss) << "step " << s + 1;
+  }
 }
 
 TEST_F(DataParallel, Zero1StopAndResumeIsBitExactWithPerRankShards) {
