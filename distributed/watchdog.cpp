@@ -63,22 +63,15 @@ class Watchdog {
     timeout_ = seconds;
   }
 
-  void arm(const Communicator& comm, Collective c, size_t bytes) {
+  // A collective of `comm`, or (comm null) the set-up step `setup_step`.
+  void arm(const Communicator* comm, Collective c, size_t bytes, const std::string& setup_step = "") {
     std::lock_guard<std::mutex> lock(mu_);
     if (timeout_ <= 0) return;
     if (!thread_.joinable()) thread_ = std::thread([this] { loop(); });
-    comm_ = &comm;
+    comm_ = comm;
     collective_ = c;
     bytes_ = bytes;
-    armed_at_ = Clock::now();
-    armed_ = true;
-  }
-  void arm_setup(const std::string& what) {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (timeout_ <= 0) return;
-    if (!thread_.joinable()) thread_ = std::thread([this] { loop(); });
-    comm_ = nullptr;
-    setup_step_ = what;
+    setup_step_ = setup_step;
     armed_at_ = Clock::now();
     armed_ = true;
   }
@@ -131,12 +124,14 @@ void set_collective_timeout(double seconds) {
 double collective_timeout() { return Watchdog::instance().timeout(); }
 
 void watchdog_arm(const Communicator& comm, Collective collective, size_t payload_bytes) {
-  Watchdog::instance().arm(comm, collective, payload_bytes);
+  Watchdog::instance().arm(&comm, collective, payload_bytes);
 }
 
 void watchdog_disarm() { Watchdog::instance().disarm(); }
 
-SetupDeadline::SetupDeadline(const std::string& what) { Watchdog::instance().arm_setup(what); }
+SetupDeadline::SetupDeadline(const std::string& what) {
+  Watchdog::instance().arm(nullptr, Collective::kBarrier, 0, what);
+}
 SetupDeadline::~SetupDeadline() { Watchdog::instance().disarm(); }
 
 void abort_job(const std::string& message) {

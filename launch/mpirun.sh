@@ -13,7 +13,7 @@
 # this checkout, else `stepwise` on PATH. When any rank fails, stepwise aborts the whole job (exit status non-zero).
 set -euo pipefail
 
-usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 
 ranks=1 hostfile="" per_node="" oversubscribe=0
 while [[ $# -gt 0 ]]; do

@@ -14,11 +14,6 @@ void append(std::vector<int32_t>& ids, std::vector<uint8_t>& mask, const std::ve
   mask.insert(mask.end(), more.size(), m);
 }
 
-std::string strip_newlines(const std::string& s) {
-  const size_t b = s.find_first_not_of('\n');
-  return b == std::string::npos ? "" : s.substr(b, s.find_last_not_of('\n') - b + 1);
-}
-
 }  // namespace
 
 std::vector<int32_t> ByteTokenizer::encode(std::string_view text) const {

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "core/status.h"
+#include "io/hash.h"
 #include "tokenizer/python_json.h"
 
 namespace stepwise {
@@ -12,12 +13,6 @@ namespace {
 
 // FNV-1a of the Jinja source this file reproduces (Qwen3's tokenizer_config.json, 4116 bytes).
 constexpr uint64_t kQwen3TemplateHash = 0x2bfdb7aa9754484eull;
-
-uint64_t fnv1a(const std::string& s) {
-  uint64_t h = 0xcbf29ce484222325ull;
-  for (const char c : s) h = (h ^ static_cast<uint8_t>(c)) * 0x100000001b3ull;
-  return h;
-}
 
 // Python's str methods with the arguments the template uses.
 bool starts_with(const std::string& s, const std::string& p) { return s.compare(0, p.size(), p) == 0; }
@@ -32,7 +27,6 @@ std::string rstrip_newlines(const std::string& s) {
   const size_t e = s.find_last_not_of('\n');
   return e == std::string::npos ? "" : s.substr(0, e + 1);
 }
-std::string strip_newlines(const std::string& s) { return lstrip_newlines(rstrip_newlines(s)); }
 std::string split_first(const std::string& s, const std::string& sep) {  // s.split(sep)[0]
   return s.substr(0, s.find(sep));
 }
@@ -51,8 +45,11 @@ constexpr const char* kToolsOutro =
 
 }  // namespace
 
+std::string strip_newlines(const std::string& s) { return lstrip_newlines(rstrip_newlines(s)); }
+
 ChatTemplate::ChatTemplate(const Tokenizer& tokenizer) : tokenizer_(tokenizer) {
-  if (fnv1a(tokenizer.chat_template()) != kQwen3TemplateHash)
+  const std::string& jinja = tokenizer.chat_template();
+  if (fnv1a64(jinja.data(), jinja.size()) != kQwen3TemplateHash)
     fail(StatusCode::kFailedPrecondition, "the chat template beside ", tokenizer.source(),
          tokenizer.chat_template().empty() ? " is missing" : " is not the Qwen3 template",
          " (tokenizer_config.json field chat_template); stepwise renders only Qwen3's thinking template");

@@ -79,6 +79,9 @@ class ChatTemplate {
   int32_t im_end_id_;
 };
 
+// Python's s.strip("\n"), as the template applies it to reasoning.
+std::string strip_newlines(const std::string& s);
+
 // Messages in the OpenAI / Hugging Face JSON form: [{"role": ..., "content": ..., "reasoning_content": ...,
 // "tool_calls": [{"function": {"name": ..., "arguments": ...}}]}]. Errors name messages[i].field.
 std::vector<ChatMessage> chat_messages_from_json(const nlohmann::ordered_json& messages);

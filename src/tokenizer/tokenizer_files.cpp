@@ -1,14 +1,14 @@
 // Parsing and validating tokenizer.json and tokenizer_config.json (nlohmann::json).
 #include "tokenizer/tokenizer_files.h"
 
-#include <cerrno>
-#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "core/status.h"
+#include "io/json_file.h"
 
 namespace stepwise {
 namespace {
@@ -25,14 +25,6 @@ bool read_file(const std::string& path, std::string* text) {
   ss << in.rdbuf();
   *text = ss.str();
   return true;
-}
-
-json parse_json(const std::string& path, const std::string& text) {
-  try {
-    return json::parse(text);
-  } catch (const json::parse_error& e) {
-    invalid_argument(path, ": not valid JSON (", e.what(), ")");
-  }
 }
 
 // Field access that names the file and the dotted path on every error.
@@ -179,10 +171,9 @@ std::string token_field(const Reader& r, const json& config, const char* key) {
 }
 
 void read_config(const std::string& path, TokenizerSpec* spec) {
-  std::string text;
-  if (!read_file(path, &text)) return;
+  if (!std::filesystem::exists(path)) return;  // optional
   spec->config_path = path;
-  const json config = parse_json(path, text);
+  const json config = read_json_file(path, StatusCode::kInvalidArgument);
   const Reader r{path};
   if (!config.is_object()) r.bad("(top level)", "must be an object");
   spec->eos_token = token_field(r, config, "eos_token");
@@ -212,12 +203,14 @@ void read_config(const std::string& path, TokenizerSpec* spec) {
 TokenizerSpec read_tokenizer_files(const std::string& json_path, const std::string& config_path) {
   TokenizerSpec spec;
   spec.json_path = json_path;
-  std::string text;
-  if (!read_file(json_path, &text))
-    fail(StatusCode::kNotFound, json_path, ": cannot read (", std::strerror(errno),
-         "); --tokenizer must name a Hugging Face tokenizer directory holding tokenizer.json");
-  const json root = parse_json(json_path, text);
-  text = std::string();
+  json root;
+  try {
+    root = read_json_file(json_path, StatusCode::kInvalidArgument);
+  } catch (const StatusError& e) {
+    if (e.code() != StatusCode::kNotFound) throw;
+    fail(StatusCode::kNotFound, e.what(),
+         "; --tokenizer must name a Hugging Face tokenizer directory holding tokenizer.json");
+  }
   const Reader r{json_path};
   if (!root.is_object()) r.bad("(top level)", "must be an object");
   read_model(r, root, &spec);

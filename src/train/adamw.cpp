@@ -22,11 +22,20 @@ int64_t offset_in(const Tensor& block, const Tensor& part) {
   return static_cast<int64_t>((p - b) / dtype_size(block.dtype()));
 }
 
-// Sums of squares of the gradients, split into TP-sharded ones and replicated ones, added in list order.
+// Sums of squares of the gradients of `items` (grad_of(item) = {gradient, TP-sharded?}), split into sharded and
+// replicated ones, added in list order.
 struct GradSquares {
   double sharded = 0, replicated = 0;
 };
-GradSquares grad_squares(const std::vector<Tensor>& grads, const std::vector<bool>& sharded) {
+template <class Items, class GradOf>
+GradSquares grad_squares(const Items& items, GradOf grad_of) {
+  std::vector<Tensor> grads;
+  std::vector<bool> sharded;
+  for (const auto& item : items) {
+    const auto [grad, is_sharded] = grad_of(item);
+    grads.push_back(grad);
+    sharded.push_back(is_sharded);
+  }
   const std::vector<double> each = kernels::sum_squares_each(grads);
   GradSquares sq;
   for (size_t i = 0; i < each.size(); ++i) (sharded[i] ? sq.sharded : sq.replicated) += each[i];
@@ -41,13 +50,8 @@ double combine_norm(double sharded, double replicated, Communicator& tp) {
 }  // namespace
 
 double global_grad_norm(const std::vector<Parameter>& params, Communicator& tp) {
-  std::vector<Tensor> grads;
-  std::vector<bool> sharded;
-  for (const Parameter& p : params) {
-    grads.push_back(p.grad);
-    sharded.push_back(p.shard_dim >= 0);
-  }
-  const GradSquares sq = grad_squares(grads, sharded);
+  const GradSquares sq =
+      grad_squares(params, [](const Parameter& p) { return std::pair<Tensor, bool>(p.grad, p.shard_dim >= 0); });
   return combine_norm(sq.sharded, sq.replicated, tp);
 }
 
@@ -88,7 +92,6 @@ void AdamW::plan_state(int64_t shard_begin, int64_t shard_end, const Tensor& par
     if (zero1_ && f32)
       SW_CHECK(offset_in(params_flat, p.value) == at, p.name, ": f32 weights not laid out as the gradient block");
     const int64_t lo = std::max(at, shard_begin) - at, hi = std::min(at + n, shard_end) - at;
-    if (!zero1_) SW_CHECK(lo == 0 && hi == n, p.name);
     if (lo >= hi) continue;
     Segment s{&p, lo, hi, flat(p.grad).rows(lo, hi), flat(p.value).rows(lo, hi), {}, {}, {}, {}};
     if (!f32) s.copy_to = zero1_ ? gather_block_.rows(at + lo, at + hi) : s.value;
@@ -115,13 +118,8 @@ double AdamW::reduce_gradients() {
   } else if (dp_->size() > 1) {
     dp_->all_reduce(grad_block_, ReduceOp::kSum);
   }
-  std::vector<Tensor> grads;
-  std::vector<bool> is_sharded;
-  for (const Segment& s : segments_) {
-    grads.push_back(s.grad);
-    is_sharded.push_back(s.param->shard_dim >= 0);
-  }
-  const GradSquares sq = grad_squares(grads, is_sharded);
+  const GradSquares sq = grad_squares(
+      segments_, [](const Segment& s) { return std::pair<Tensor, bool>(s.grad, s.param->shard_dim >= 0); });
   double sharded = sq.sharded, replicated = sq.replicated;
   if (zero1_) {  // each DP rank summed only its slice
     Tensor sums =
