@@ -7,29 +7,28 @@
 
 namespace stepwise {
 
-// Vocab-parallel rows [N, V_local] -> full rows [N, V] on the host. TP rank r holds vocabulary ids
-// [r * chunk, r * chunk + V_local) with chunk = ceil(V / tp); the last rank may hold fewer, so every rank sends a
-// [N, chunk] buffer padded with zeros and the gathered [tp, N, chunk] is laid back out as [N, V].
+// Vocab-parallel rows [N, V_local] -> full rows [N, V] on the host. Each TP rank holds the vocabulary range of
+// make_local_dims; rank 0's is a full chunk and the last rank's may be shorter, so every rank sends [N, chunk]
+// (padded with zeros where short) and the gathered [tp, N, chunk] is laid back out as [N, V].
 std::vector<float> gather_logits(Qwen3Model& model, const Tensor& local_logits) {
   Communicator& tp = model.tp();
   if (tp.size() == 1) return local_logits.to_f32_vector();
   const int64_t rows = local_logits.size(0), local = local_logits.size(1), vocab = model.config().vocab_size;
-  const int64_t chunk = (vocab + tp.size() - 1) / tp.size();
-  Tensor padded = Tensor::zeros({rows, chunk}, DType::kF32, local_logits.device());
-  if (local == chunk) {
-    padded.copy_from(local_logits);
-  } else {
+  const int64_t chunk = make_local_dims(model.config(), 0, tp.size()).vocab;
+  Tensor padded = local_logits;
+  if (local != chunk) {
     const std::vector<float> mine = local_logits.to_f32_vector();
     std::vector<float> host(static_cast<size_t>(rows * chunk), 0.0f);
     for (int64_t r = 0; r < rows; ++r) std::copy_n(mine.begin() + r * local, local, host.begin() + r * chunk);
-    padded.copy_from(Tensor::from_vector(host, {rows, chunk}).to(padded.device()));
+    padded = Tensor::from_vector(host, {rows, chunk}).to(local_logits.device());
   }
   Tensor gathered = Tensor::empty({tp.size() * rows, chunk}, DType::kF32, local_logits.device());
   tp.all_gather(gathered, padded);
   const std::vector<float> parts = gathered.to_f32_vector();
   std::vector<float> full(static_cast<size_t>(rows * vocab));
   for (int rank = 0; rank < tp.size(); ++rank) {
-    const int64_t start = rank * chunk, width = std::max<int64_t>(0, std::min(chunk, vocab - start));
+    const Qwen3LocalDims d = make_local_dims(model.config(), rank, tp.size());
+    const int64_t start = d.vocab_start, width = d.vocab;
     for (int64_t r = 0; r < rows; ++r)
       std::copy_n(parts.begin() + (rank * rows + r) * chunk, width, full.begin() + r * vocab + start);
   }

@@ -231,6 +231,27 @@ bool file_exists(const std::string& path) {
 const char* st_dtype_name(StDType dtype) { return st_dtype_info(dtype).name; }
 size_t st_dtype_size(StDType dtype) { return st_dtype_info(dtype).size; }
 
+std::optional<DType> tensor_dtype_of(StDType dtype) {
+  switch (dtype) {
+    case StDType::kF32: return DType::kF32;
+    case StDType::kBF16: return DType::kBF16;
+    case StDType::kF16: return DType::kF16;
+    default: return std::nullopt;
+  }
+}
+
+void read_tensor_exact(const SafetensorsFile& file, const std::string& name, Tensor& dst, StatusCode code,
+                       const std::string& hint) {
+  if (!file.has(name)) fail(code, file.path(), ": tensor '", name, "' is missing (", hint, ")");
+  const StTensorInfo& info = file.info(name);
+  if (info.shape != dst.shape() || tensor_dtype_of(info.dtype) != dst.dtype())
+    fail(code, file.path(), ": tensor '", name, "' is ", st_dtype_name(info.dtype), shape_str(info.shape),
+         ", expected ", dst.describe(), " (", hint, ")");
+  Tensor host = Tensor::empty(dst.shape(), dst.dtype());
+  std::memcpy(host.data(), file.bytes(info), host.nbytes());
+  dst.copy_from(host);
+}
+
 // ---- SafetensorsFile ----
 
 std::unique_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& path) {

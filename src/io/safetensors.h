@@ -7,10 +7,12 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "core/status.h"
 #include "core/tensor.h"
 
 namespace stepwise {
@@ -19,6 +21,8 @@ namespace stepwise {
 enum class StDType { kF64, kF32, kF16, kBF16, kI64, kI32, kI16, kI8, kU8, kBool };
 const char* st_dtype_name(StDType dtype);
 size_t st_dtype_size(StDType dtype);
+// The tensor dtype a stored float dtype is read as unchanged (F32, BF16, F16); nullopt for the others.
+std::optional<DType> tensor_dtype_of(StDType dtype);
 
 struct StTensorInfo {
   std::string name;
@@ -53,6 +57,11 @@ class SafetensorsFile {
   std::map<std::string, StTensorInfo> tensors_;
   std::map<std::string, std::string> metadata_;
 };
+
+// Copies tensor `name` of `file` into `dst` (on any device) when its stored dtype and shape are exactly dst's; a
+// missing tensor or any difference fails with `code`, naming the file, the tensor, both layouts and `hint`.
+void read_tensor_exact(const SafetensorsFile& file, const std::string& name, Tensor& dst, StatusCode code,
+                       const std::string& hint);
 
 // A model's weights: a directory with `model.safetensors`, or with `model.safetensors.index.json` and its
 // shards, or a path to one .safetensors file (or to an index.json). All files are opened and validated up front;

@@ -14,15 +14,6 @@ namespace stepwise {
 
 namespace {
 
-DType tensor_dtype(StDType t, const std::string& where) {
-  switch (t) {
-    case StDType::kF32: return DType::kF32;
-    case StDType::kBF16: return DType::kBF16;
-    case StDType::kF16: return DType::kF16;
-    default: fail(StatusCode::kDataLoss, where, ": unexpected dtype ", st_dtype_name(t), " in a model shard");
-  }
-}
-
 // Copies `part` into `full` at offset `start` along `dim` (0: rows, 1: columns; -1: the whole tensor).
 void place_shard(Tensor& full, const uint8_t* part, const Shape& part_shape, int dim, int64_t start) {
   const size_t es = dtype_size(full.dtype());
@@ -54,7 +45,10 @@ CheckpointWeights read_checkpoint_weights(const std::string& dir) {
       const std::string tensor = key.substr(6), where = file->path() + " tensor " + tensor;
       const TensorShardInfo layout = decode_tensor_shard_info(value, where);
       const StTensorInfo& info = file->info(tensor);
-      const DType dtype = tensor_dtype(info.dtype, where);
+      const std::optional<DType> stored = tensor_dtype_of(info.dtype);
+      if (!stored)
+        fail(StatusCode::kDataLoss, where, ": unexpected dtype ", st_dtype_name(info.dtype), " in a model shard");
+      const DType dtype = *stored;
       auto [it, fresh] = index.emplace(tensor, out.tensors.size());
       if (fresh) out.tensors.emplace_back(tensor, Tensor::zeros(layout.full_shape, dtype));
       Tensor& full = out.tensors[it->second].second;

@@ -1,6 +1,8 @@
 // Planning, naming, loading and initialising the Qwen3 parameters.
 #include "model/parameters.h"
 
+#include <cstring>
+
 #include "core/status.h"
 
 namespace stepwise {
@@ -109,19 +111,20 @@ void init_parameters(std::vector<Parameter>& params, uint64_t seed, float std) {
       Rng rng(seed ^ name_hash(p.name));
       for (int64_t i = 0; i < full.numel(); ++i) x[i] = std * rng.normal();
     }
-    if (p.shard_dim < 0) {
-      store(p, full);
-      continue;
-    }
-    // Keep this rank's block: rows [start, start + n) or columns [start, start + n).
-    Tensor shard = Tensor::empty(p.value.shape(), DType::kF32);
-    const int64_t rows = shard.size(0), cols = shard.size(1), full_cols = p.full_shape[1];
-    for (int64_t i = 0; i < rows; ++i)
-      for (int64_t j = 0; j < cols; ++j)
-        shard.data_as<float>()[i * cols + j] =
-            p.shard_dim == 0 ? x[(p.shard_start + i) * full_cols + j] : x[i * full_cols + p.shard_start + j];
-    store(p, shard);
+    store_full(p, full);
   }
+}
+
+void store_full(Parameter& p, const Tensor& full_f32) {
+  if (p.shard_dim < 0) return store(p, full_f32);
+  // This rank's block: rows [start, start + n) or columns [start, start + n).
+  if (p.shard_dim == 0) return store(p, full_f32.rows(p.shard_start, p.shard_start + p.value.size(0)));
+  Tensor shard = Tensor::empty(p.value.shape(), DType::kF32);
+  const int64_t rows = shard.size(0), width = shard.size(1), full_cols = full_f32.size(1);
+  for (int64_t r = 0; r < rows; ++r)
+    std::memcpy(shard.data_as<float>() + r * width, full_f32.data_as<float>() + r * full_cols + p.shard_start,
+                static_cast<size_t>(width) * sizeof(float));
+  store(p, shard);
 }
 
 }  // namespace stepwise

@@ -63,5 +63,7 @@ void load_parameters(std::vector<Parameter>& params, const SafetensorsCheckpoint
 // Hugging Face's initialisation: matrices ~ N(0, std), norms = 1. The full tensor is drawn from a generator seeded
 // by (seed, name) and this rank keeps its slice, so every TP layout starts from the same model.
 void init_parameters(std::vector<Parameter>& params, uint64_t seed, float std);
+// Stores this rank's slice of a parameter's full tensor (f32 on the host, p.full_shape) into p.value.
+void store_full(Parameter& p, const Tensor& full_f32);
 
 }  // namespace stepwise

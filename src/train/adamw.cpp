@@ -194,16 +194,9 @@ void AdamW::load_state(const std::string& path) {
                        ", zero1 ", saved["zero1"], "; this run has dp_rank ", ours["dp_rank"], ", dp_size ",
                        ours["dp_size"], ", zero1 ", ours["zero1"], ": resume on the layout that wrote it");
   for (const auto& [name, t] : state_tensors()) {
-    if (!file->has(name))
-      invalid_argument(path, ": optimizer state '", name, "' is missing (saved by another TP layout or model?)");
-    const StTensorInfo& info = file->info(name);
-    if (info.dtype != StDType::kF32 || info.shape != t.shape())
-      invalid_argument(path, ": optimizer state '", name, "' is ", st_dtype_name(info.dtype), shape_str(info.shape),
-                       ", expected F32", shape_str(t.shape()));
-    Tensor host = Tensor::empty(t.shape(), DType::kF32);
-    std::memcpy(host.data(), file->bytes(info), host.nbytes());
     Tensor dst = t;
-    dst.copy_from(host);
+    read_tensor_exact(*file, name, dst, StatusCode::kInvalidArgument,
+                      "optimizer state saved by another TP layout or model?");
   }
   try {
     step_ = std::stoll(saved["step"]);

@@ -3,7 +3,6 @@
 
 #include <csignal>
 #include <cstdlib>
-#include <cstring>
 #include <map>
 
 #include "core/status.h"
@@ -21,15 +20,6 @@ void maybe_kill_for_test(int64_t step) {
   if (v && std::strtoll(v, nullptr, 10) == step) std::raise(SIGKILL);
 }
 
-DType dtype_of_stored(StDType t) {
-  switch (t) {
-    case StDType::kF32: return DType::kF32;
-    case StDType::kBF16: return DType::kBF16;
-    case StDType::kF16: return DType::kF16;
-    default: return DType::kI32;  // never a model dtype: reported as a mismatch
-  }
-}
-
 void write_model_shard(const std::string& path, const Qwen3Model& model, const ProcessGrid& grid) {
   std::vector<std::pair<std::string, Tensor>> tensors;
   std::map<std::string, std::string> meta = {{"format", "stepwise-model-shard"},
@@ -44,16 +34,9 @@ void write_model_shard(const std::string& path, const Qwen3Model& model, const P
 
 void read_model_shard(const std::string& path, Qwen3Model& model) {
   const auto file = SafetensorsFile::open(path);
-  for (Parameter& p : model.parameters()) {
-    if (!file->has(p.name)) fail(StatusCode::kDataLoss, path, " has no tensor ", p.name);
-    const StTensorInfo& info = file->info(p.name);
-    if (info.shape != p.value.shape() || dtype_of_stored(info.dtype) != p.value.dtype())
-      invalid_argument(path, ": ", p.name, " is ", st_dtype_name(info.dtype), shape_str(info.shape), ", the model has ",
-                       p.value.describe(), " (another model config or compute dtype?)");
-    Tensor host = Tensor::empty(p.value.shape(), p.value.dtype());
-    std::memcpy(host.data(), file->bytes(info), host.nbytes());
-    p.value.copy_from(host);
-  }
+  for (Parameter& p : model.parameters())
+    read_tensor_exact(*file, p.name, p.value, StatusCode::kInvalidArgument,
+                      "saved for another model config or compute dtype?");
 }
 
 nlohmann::json trainer_json(const TrainerState& s) {
@@ -142,17 +125,7 @@ void load_weights_from_checkpoint(const std::string& dir, Qwen3Model& model) {
   for (Parameter& p : model.parameters()) {
     const auto it = by_name.find(p.name);
     if (it == by_name.end()) fail(StatusCode::kDataLoss, dir, ": no tensor ", p.name);
-    Tensor full = it->second->to_dtype(DType::kF32);
-    Tensor part = full;
-    if (p.shard_dim == 0) part = full.rows(p.shard_start, p.shard_start + p.value.size(0));
-    if (p.shard_dim == 1) {
-      part = Tensor::empty(p.value.shape(), DType::kF32);
-      const int64_t rows = full.size(0), cols = full.size(1), width = p.value.size(1);
-      for (int64_t r = 0; r < rows; ++r)
-        std::memcpy(part.data_as<float>() + r * width, full.data_as<float>() + r * cols + p.shard_start,
-                    static_cast<size_t>(width) * sizeof(float));
-    }
-    p.value.copy_from(part.to_dtype(p.value.dtype()));  // copy_from crosses devices
+    store_full(p, it->second->to_dtype(DType::kF32));
   }
 }
 
