@@ -3,6 +3,7 @@
 
 #include <csignal>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 
 #include "core/status.h"
@@ -45,6 +46,43 @@ nlohmann::json trainer_json(const TrainerState& s) {
           {"consecutive_bad_steps", s.consecutive_bad_steps}};
 }
 
+// Each rank checksums the files it wrote (in parallel: the reads and hashes of a large model's shards would
+// otherwise all fall on rank 0) and every rank learns all of them: per world rank, the model shard (written by DP
+// rank 0 only; zeros elsewhere) and the optimizer shard, each as (bytes, FNV-1a 64) in four int32 words.
+std::vector<CheckpointFile> describe_written_files(const std::string& tmp, ProcessGrid& grid) {
+  const std::string model_file = model_shard_file_name(grid.tp_rank);
+  const std::string optim_file = optimizer_shard_file_name(grid.tp_rank, grid.dp_rank);
+  std::vector<int32_t> mine(8, 0);
+  const auto put = [&mine](int slot, const CheckpointFile& f) {
+    const uint64_t bytes = static_cast<uint64_t>(f.bytes), hash = f.fnv1a64;
+    std::memcpy(&mine[slot * 4], &bytes, sizeof bytes);
+    std::memcpy(&mine[slot * 4 + 2], &hash, sizeof hash);
+  };
+  if (grid.dp_rank == 0) put(0, describe_checkpoint_file(tmp, model_file));
+  put(1, describe_checkpoint_file(tmp, optim_file));
+  const Device device = grid.world->device();
+  Tensor all = Tensor::empty({8 * int64_t{grid.world_size}}, DType::kI32, device);
+  grid.world->all_gather(all, Tensor::from_vector(mine, {8}).to(device));
+  const Tensor host = all.to(Device::kCPU);
+  const int32_t* words = host.data_as<int32_t>();
+  const auto get = [words](int world_rank, int slot, const std::string& name) {
+    CheckpointFile f;
+    f.name = name;
+    uint64_t bytes = 0;
+    std::memcpy(&bytes, &words[world_rank * 8 + slot * 4], sizeof bytes);
+    std::memcpy(&f.fnv1a64, &words[world_rank * 8 + slot * 4 + 2], sizeof f.fnv1a64);
+    f.bytes = static_cast<int64_t>(bytes);
+    return f;
+  };
+  std::vector<CheckpointFile> files;  // the manifest's order: each TP rank's model shard, then its optimizer shards
+  for (int tp = 0; tp < grid.tp_size; ++tp) {
+    files.push_back(get(tp, 0, model_shard_file_name(tp)));
+    for (int dp = 0; dp < grid.dp_size; ++dp)
+      files.push_back(get(dp * grid.tp_size + tp, 1, optimizer_shard_file_name(tp, dp)));
+  }
+  return files;
+}
+
 }  // namespace
 
 std::string save_checkpoint(const std::string& root, const TrainerState& state, const Qwen3Model& model,
@@ -56,7 +94,7 @@ std::string save_checkpoint(const std::string& root, const TrainerState& state, 
     maybe_kill_for_test(state.step);
   }
   optimizer.save(tmp + "/" + optimizer_shard_file_name(grid.tp_rank, grid.dp_rank));
-  grid.world->barrier();  // every shard is written and fsync'd
+  const std::vector<CheckpointFile> files = describe_written_files(tmp, grid);  // also: every shard is written
   std::string final_dir;
   if (grid.is_root()) {
     CheckpointManifest m;
@@ -67,11 +105,7 @@ std::string save_checkpoint(const std::string& root, const TrainerState& state, 
     m.zero1 = zero1;
     m.model_config = qwen3_config_to_json(model.config());
     m.trainer = trainer_json(state);
-    for (int tp = 0; tp < grid.tp_size; ++tp) {
-      m.files.push_back(describe_checkpoint_file(tmp, model_shard_file_name(tp)));
-      for (int dp = 0; dp < grid.dp_size; ++dp)
-        m.files.push_back(describe_checkpoint_file(tmp, optimizer_shard_file_name(tp, dp)));
-    }
+    m.files = files;
     final_dir = commit_checkpoint(root, tmp, m);
     prune_checkpoints(root, keep_last);
   }
