@@ -23,7 +23,6 @@ namespace {
 constexpr int kThreads = 128;
 constexpr int kKeysPerBlock = 64, kQueryTile = 32;  // dK/dV kernel
 constexpr int kRowsPerBlock = 64, kKeyTile = 32;    // dQ kernel
-constexpr float kLog2e = 1.4426950408889634f;
 
 template <int HD>
 constexpr size_t dkdv_smem_bytes() {

@@ -17,7 +17,6 @@ namespace stepwise::kernels::cuda {
 namespace {
 
 constexpr int kThreads = 128, kBr = 64, kBc = 64;
-constexpr float kLog2e = 1.4426950408889634f;
 
 template <int HD>
 __global__ void __launch_bounds__(kThreads)

@@ -36,6 +36,8 @@ struct AttentionGrads {
 };
 
 constexpr int kRowwiseMaxHeadDim = 256;
+// log2(e): the flash kernels keep softmax statistics in base 2 (exp2f) and the lse in natural units.
+constexpr float kLog2e = 1.4426950408889634f;
 
 void flash_attention_forward(const AttentionArgs& a, void* out, float* lse);  // bf16, hd 64 or 128
 void flash_attention_backward(const AttentionArgs& a, const AttentionGrads& g);

@@ -139,13 +139,15 @@ EncodedChat ChatTemplate::encode(const std::vector<ChatMessage>& messages, const
   EncodedChat e;
   std::vector<TokenOffsets> offsets;
   tokenizer_.encode(r.text, &e.ids, &offsets);
-  std::vector<size_t> ends(offsets.size());
-  for (size_t k = 0; k < offsets.size(); ++k) ends[k] = offsets[k].end;
+  // Token ends rise with the token index: the first token ending after the body's start begins the span, the one
+  // ending exactly at the body's end closes it.
+  const auto end_before = [](const TokenOffsets& o, size_t pos) { return o.end < pos; };
+  const auto ends_after = [](size_t pos, const TokenOffsets& o) { return pos < o.end; };
   for (const RenderedChat::Completion& c : r.completions) {
-    const size_t begin = std::upper_bound(ends.begin(), ends.end(), c.begin) - ends.begin();
-    const size_t end = std::lower_bound(ends.begin(), ends.end(), c.end) - ends.begin() + 1;
-    SW_CHECK(end <= e.ids.size() && ends[end - 1] == c.end && e.ids[end - 1] == im_end_id_, "assistant turn ",
-             c.message, " does not end on its <|im_end|> token");
+    const size_t begin = std::upper_bound(offsets.begin(), offsets.end(), c.begin, ends_after) - offsets.begin();
+    const size_t end = std::lower_bound(offsets.begin(), offsets.end(), c.end, end_before) - offsets.begin() + 1;
+    SW_CHECK(end <= e.ids.size() && offsets[end - 1].end == c.end && e.ids[end - 1] == im_end_id_,
+             "assistant turn ", c.message, " does not end on its <|im_end|> token");
     e.completions.push_back({c.message, begin, end});
   }
   e.text = std::move(r.text);
