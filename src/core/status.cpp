@@ -1,4 +1,4 @@
-// Names of status codes, as printed in error messages and mapped to gRPC codes.
+// Names of status codes, as printed in error messages.
 #include "core/status.h"
 
 namespace stepwise {

@@ -1,5 +1,6 @@
 // Errors: a Status (code + message) thrown as StatusError, with context added as it propagates.
-// Codes mirror the gRPC ones the server maps them to; check macros name file:line for internal bugs.
+// Codes mirror gRPC's status codes, so that an RPC layer can map them one to one; check macros name file:line
+// for internal bugs.
 #pragma once
 
 #include <sstream>

@@ -7,7 +7,7 @@
 
 #include "core/status.h"
 #include "io/atomic_file.h"
-#include "io/checkpoint.h"
+#include "io/checkpoint_dir.h"
 #include "io/safetensors.h"
 
 namespace stepwise {

@@ -1,4 +1,4 @@
-// Hugging Face export: a stepwise checkpoint (model shards of any TP layout, io/checkpoint.h) or a model held by
+// Hugging Face export: a stepwise checkpoint (model shards of any TP layout, io/checkpoint_dir.h) or a model held by
 // one process -> a folder with config.json and model.safetensors that transformers and load_hf_model() read.
 // Tied embeddings are written without lm_head.weight, as Hugging Face does.
 #pragma once

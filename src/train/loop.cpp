@@ -10,7 +10,7 @@
 #include "core/status.h"
 #include "io/atomic_file.h"
 #include "io/safetensors.h"
-#include "train/checkpointing.h"
+#include "train/training_checkpoint.h"
 #include "train/loader.h"
 #include "train/loss_plot.h"
 #include "train/metrics.h"

@@ -10,7 +10,7 @@
 #include <fstream>
 
 #include "core/status.h"
-#include "io/checkpoint.h"
+#include "io/checkpoint_dir.h"
 #include "train/loop.h"
 #include "train/metrics.h"
 #include "train_test_util.h"

@@ -5,7 +5,7 @@
 
 #include <filesystem>
 
-#include "io/checkpoint.h"
+#include "io/checkpoint_dir.h"
 #include "io/safetensors.h"
 #include "model/hf_export.h"
 #include "model/hf_model.h"

@@ -10,7 +10,7 @@
 #include <fstream>
 
 #include "core/status.h"
-#include "io/checkpoint.h"
+#include "io/checkpoint_dir.h"
 #include "model/hf_export.h"
 #include "model/hf_model.h"
 #include "train/loop.h"

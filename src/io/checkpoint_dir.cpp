@@ -1,5 +1,5 @@
 // Checkpoint directories: .tmp then rename, manifests with checksums, listing and pruning.
-#include "io/checkpoint.h"
+#include "io/checkpoint_dir.h"
 
 #include <algorithm>
 #include <cstdio>

@@ -1,8 +1,10 @@
-// Native checkpoints on disk: the directory protocol and the manifest. A checkpoint is a directory
-// <root>/step-00001200 holding shard files (written by each rank: the model shard of each TP rank, the optimizer
-// shard of each TP x DP rank) and manifest.json (written last, by rank 0) with the training state and a checksum
-// per file. It is built as <root>/step-00001200.tmp and renamed into place only when complete, so a directory
-// without the .tmp suffix is always whole; a crash leaves the previous checkpoints untouched.
+// The checkpoint directory on disk, independent of what its shards hold (train/training_checkpoint.h decides
+// that): the naming of its files, the manifest with a checksum per file, and the .tmp-then-rename protocol.
+// A checkpoint is a directory <root>/step-00001200 holding shard files (written by each rank: the model shard of
+// each TP rank, the optimizer shard of each TP x DP rank) and manifest.json (written last, by rank 0) with the
+// training state and a checksum per file. It is built as <root>/step-00001200.tmp and renamed into place only
+// when complete, so a directory without the .tmp suffix is always whole; a crash leaves the previous checkpoints
+// untouched.
 #pragma once
 
 #include <cstdint>
@@ -29,7 +31,7 @@ struct CheckpointManifest {
   int tp = 1, dp = 1;
   bool zero1 = false;
   nlohmann::json model_config;  // Hugging Face config.json of the model
-  nlohmann::json trainer;       // the trainer's own state: loader position, counters (train/checkpointing.h)
+  nlohmann::json trainer;       // the trainer's own state: loader position, counters (train/training_checkpoint.h)
   std::vector<CheckpointFile> files;
 };
 

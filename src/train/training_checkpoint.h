@@ -1,7 +1,8 @@
-// Saving and restoring an SFT run: each rank writes its own shard files into the checkpoint directory (the model
-// shard of its TP rank, written by DP rank 0, and its optimizer shard), rank 0 adds the manifest after a barrier
-// and renames the directory into place (io/checkpoint.h). Resume restores weights, optimizer state, the step and
-// token counters and the loader's position exactly, after checking every file of this rank against its checksum.
+// What a training checkpoint holds, and its save and exact restore (the directory protocol and the manifest are
+// io/checkpoint_dir.h's). Each rank writes its own shard files into the checkpoint directory (the model shard of
+// its TP rank, written by DP rank 0, and its optimizer shard); rank 0 adds the manifest after a barrier and renames
+// the directory into place. Resume restores weights, optimizer state, the step and token counters and the
+// loader's position exactly, after checking every file of this rank against its checksum.
 #pragma once
 
 #include <cstdint>
@@ -10,7 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "distributed/process_grid.h"
-#include "io/checkpoint.h"
+#include "io/checkpoint_dir.h"
 #include "model/qwen3.h"
 #include "train/loader.h"
 #include "train/trainer_optimizer.h"

@@ -1,5 +1,5 @@
-// Checkpoints of an SFT run: per-rank shard files, rank 0's manifest, exact restore.
-#include "train/checkpointing.h"
+// A training checkpoint: this rank's model and optimizer shards, rank 0's manifest, exact restore.
+#include "train/training_checkpoint.h"
 
 #include <csignal>
 #include <cstdlib>
