@@ -100,4 +100,15 @@ ProcessGrid make_process_grid(int tp_size, Device device, int dp_size) {
   return g;
 }
 
+void wait_for_every_rank(const ProcessGrid& grid) { grid.world->barrier(); }
+
+std::vector<int32_t> gather_from_every_rank(const ProcessGrid& grid, const std::vector<int32_t>& words) {
+  const int64_t n = static_cast<int64_t>(words.size());
+  const Device device = grid.world->device();
+  Tensor all = Tensor::empty({n * grid.world_size}, DType::kI32, device);
+  grid.world->all_gather(all, Tensor::from_vector(words, {n}).to(device));
+  const Tensor host = all.to(Device::kCPU);
+  return std::vector<int32_t>(host.data_as<int32_t>(), host.data_as<int32_t>() + n * grid.world_size);
+}
+
 }  // namespace stepwise

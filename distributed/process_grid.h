@@ -3,7 +3,9 @@
 // its DP group. A single process is the 1 x 1 grid.
 #pragma once
 
+#include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "distributed/communicator.h"
 
@@ -26,5 +28,12 @@ ProcessGrid make_single_process_grid();
 // chosen by the node-local rank), bootstrapped over MPI or, without MPI, from the environment
 // (distributed/nccl_communicator.h). Only rank 0 logs INFO from here on.
 ProcessGrid make_process_grid(int tp_size, Device device, int dp_size = 0);
+
+// The job-wide synchronisation points, over the world group (the TP and DP groups have tensor_parallel.h and
+// data_parallel.h): a checkpoint waits until every rank has written its files and shares their checksums; the
+// scaling benchmark starts its steps together.
+void wait_for_every_rank(const ProcessGrid& grid);
+// Every rank's `words` (the same count on each), in world-rank order, on every rank.
+std::vector<int32_t> gather_from_every_rank(const ProcessGrid& grid, const std::vector<int32_t>& words);
 
 }  // namespace stepwise

@@ -15,6 +15,7 @@
 #include "cli/args.h"
 #include "cli/benchmarks.h"
 #include "core/rng.h"
+#include "distributed/data_parallel.h"
 #include "core/status.h"
 #include "distributed/mpi_runtime.h"
 #include "distributed/process_grid.h"
@@ -83,7 +84,7 @@ int run_worker(const Workload& w, int tp, int dp) {
     for (auto& id : ids) id = static_cast<int32_t>(rng.below(static_cast<uint64_t>(config.vocab_size)));
     if (doc % dp == grid.dp_rank) local.add_document(ids);
   }
-  const int64_t tokens = sum_over_ranks(*grid.dp, local.num_targets());
+  const int64_t tokens = sum_over_dp(*grid.dp, local.num_targets());
   AdamW opt(model, AdamWConfig{}, *grid.dp, w.zero1);
   std::vector<double> times;
   double loss = 0;
@@ -92,13 +93,13 @@ int run_worker(const Workload& w, int tp, int dp) {
       grid.tp->reset_traffic();
       grid.dp->reset_traffic();
     }
-    grid.world->barrier();  // outside the counted groups: steps start together
+    wait_for_every_rank(grid);  // outside the counted groups: steps start together
     const auto t0 = std::chrono::steady_clock::now();
     model.zero_grads();
     const LossSum l = model.forward_backward(local, 1.0f / static_cast<float>(tokens));
     model.finish_gradients();
     opt.step(1e-3f, opt.reduce_gradients());
-    loss = sum_over_ranks(*grid.dp, l.sum) / static_cast<double>(tokens);
+    loss = sum_over_dp(*grid.dp, l.sum) / static_cast<double>(tokens);
     if (i >= w.warmup) times.push_back(seconds_since(t0));
   }
   std::sort(times.begin(), times.end());

@@ -12,6 +12,7 @@
 #include "core/status.h"
 #include "distributed/mpi_runtime.h"
 #include "distributed/process_grid.h"
+#include "distributed/tensor_parallel.h"
 #include "infer/generate.h"
 #include "infer/sampler.h"
 #include "model/hf_model.h"
@@ -52,7 +53,8 @@ int score(const std::string& model_dir, const std::string& tokens_path, int tp) 
     if (ids.size() >= 2) {
       TokenBatch batch;
       batch.add_document(ids);
-      const std::vector<float> logits = gather_logits(*model, model->forward_logits(batch));
+      const std::vector<float> logits =
+          gather_vocab_parallel_logits(model->tp(), model->forward_logits(batch), vocab);
       for (size_t t = 0; t + 1 < ids.size(); ++t) {
         const float* row = logits.data() + t * vocab;
         const int32_t best = argmax(row, vocab);

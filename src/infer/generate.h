@@ -21,7 +21,4 @@ struct GenerateRequest {
 std::vector<int32_t> generate(Qwen3Model& model, const GenerateRequest& request,
                               const std::function<void(int32_t)>& on_token = nullptr);
 
-// The full-vocabulary logits of one position as a host vector (gathered over the TP group when sharded).
-std::vector<float> gather_logits(Qwen3Model& model, const Tensor& local_logits);
-
 }  // namespace stepwise

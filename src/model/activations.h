@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "core/arena.h"
-#include "model/qwen3_dims.h"
+#include "model/qwen3_partition.h"
 
 namespace stepwise {
 

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "core/arena.h"
+#include "distributed/tensor_parallel.h"
 #include "kernels/ops.h"
 
 namespace stepwise {
@@ -38,10 +39,9 @@ LossSum lm_head_loss(const Tensor& h, const Tensor& w, const Tensor& targets, co
            target_logit = s.target_logit.rows(0, c);
     kernels::linear_forward(logits, hc, w);
     kernels::cross_entropy_row_max(row_max, logits);
-    tp.all_reduce(row_max, ReduceOp::kMax);
+    reduce_logit_max(tp, row_max);
     kernels::cross_entropy_sum_exp(sum_exp, target_logit, logits, row_max, tc, dims.vocab_start);
-    tp.all_reduce(sum_exp, ReduceOp::kSum);
-    tp.all_reduce(target_logit, ReduceOp::kSum);
+    reduce_logit_sums(tp, sum_exp, target_logit);
 
     const std::vector<float> mx = row_max.to_f32_vector(), se = sum_exp.to_f32_vector(),
                              tl = target_logit.to_f32_vector();
@@ -63,7 +63,7 @@ LossSum lm_head_loss(const Tensor& h, const Tensor& w, const Tensor& targets, co
     kernels::linear_backward_input(dhc, dlogits, w, /*accumulate=*/false);
     kernels::linear_backward_weight(*dw, dlogits, hc);
   }
-  if (dh) tp.all_reduce(*dh, ReduceOp::kSum);  // each rank contributed its vocabulary slice
+  if (dh) reduce_column_parallel_input_grad(tp, *dh);  // each rank contributed its vocabulary slice
   return loss;
 }
 

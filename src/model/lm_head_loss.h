@@ -8,7 +8,7 @@
 
 #include "core/tensor.h"
 #include "distributed/communicator.h"
-#include "model/qwen3_dims.h"
+#include "model/qwen3_partition.h"
 
 namespace stepwise {
 

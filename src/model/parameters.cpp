@@ -7,58 +7,70 @@
 
 namespace stepwise {
 
+namespace {
+
+// The tensor of Qwen3Weights (const or not) that holds `s`.
+template <class Weights>
+auto& slot_of(Weights& w, const Qwen3TensorSpec& s) {
+  if (s.layer < 0) {
+    switch (s.slot) {
+      case Qwen3Slot::kEmbed: return w.embed;
+      case Qwen3Slot::kFinalNorm: return w.final_norm;
+      case Qwen3Slot::kLmHead: return w.lm_head;
+      default: break;
+    }
+    SW_CHECK(false, s.name, ": not a model-wide slot");
+  }
+  auto& l = w.layers[static_cast<size_t>(s.layer)];
+  switch (s.slot) {
+    case Qwen3Slot::kInputNorm: return l.input_norm;
+    case Qwen3Slot::kQProj: return l.q_proj;
+    case Qwen3Slot::kKProj: return l.k_proj;
+    case Qwen3Slot::kVProj: return l.v_proj;
+    case Qwen3Slot::kQNorm: return l.q_norm;
+    case Qwen3Slot::kKNorm: return l.k_norm;
+    case Qwen3Slot::kOProj: return l.o_proj;
+    case Qwen3Slot::kPostNorm: return l.post_norm;
+    case Qwen3Slot::kGateUp: return l.gate_up;
+    case Qwen3Slot::kDownProj: return l.down_proj;
+    default: break;
+  }
+  SW_CHECK(false, s.name, ": not a per-layer slot");
+  return l.input_norm;  // unreachable
+}
+
+// This rank's part of a tensor within its slot: the whole slot, or a block of rows of a fused one.
+Tensor part_of(const Tensor& slot, const Qwen3TensorSpec& s) {
+  if (s.parts == 1) return slot;
+  const int64_t rows = slot.size(0) / s.parts;
+  return slot.rows(s.part * rows, (s.part + 1) * rows);
+}
+
+}  // namespace
+
 void plan_weights(ArenaPlan& plan, Qwen3Weights& w, const Qwen3Config& config, const Qwen3LocalDims& d,
                   DType dtype) {
-  plan.add(&w.embed, {d.vocab, d.hidden}, dtype);
   w.layers.resize(static_cast<size_t>(d.layers));
-  for (LayerWeights& l : w.layers) {
-    plan.add(&l.input_norm, {d.hidden}, dtype);
-    plan.add(&l.q_proj, {d.q_dim(), d.hidden}, dtype);
-    plan.add(&l.k_proj, {d.kv_dim(), d.hidden}, dtype);
-    plan.add(&l.v_proj, {d.kv_dim(), d.hidden}, dtype);
-    plan.add(&l.q_norm, {d.head_dim}, dtype);
-    plan.add(&l.k_norm, {d.head_dim}, dtype);
-    plan.add(&l.o_proj, {d.hidden, d.q_dim()}, dtype);
-    plan.add(&l.post_norm, {d.hidden}, dtype);
-    plan.add(&l.gate_up, {2 * d.ffn, d.hidden}, dtype);
-    plan.add(&l.down_proj, {d.hidden, d.ffn}, dtype);
+  for (const Qwen3TensorSpec& s : qwen3_tensor_specs(config)) {
+    if (s.part > 0) continue;  // planned with part 0 of its fused slot
+    Shape shape = tp_shard(s.split, s.full_shape, d.tp_rank, d.tp_size, s.name).shape;
+    shape[0] *= s.parts;
+    plan.add(&slot_of(w, s), shape, dtype);
   }
-  plan.add(&w.final_norm, {d.hidden}, dtype);
-  if (!config.tie_word_embeddings) plan.add(&w.lm_head, {d.vocab, d.hidden}, dtype);
 }
 
 void tie_weights(Qwen3Weights& w, const Qwen3Config& config) {
   if (config.tie_word_embeddings) w.lm_head = w.embed;
 }
 
-std::vector<Parameter> list_parameters(const Qwen3Weights& v, const Qwen3Weights& g, const Qwen3Config& c,
+std::vector<Parameter> list_parameters(const Qwen3Weights& values, const Qwen3Weights& grads, const Qwen3Config& config,
                                        const Qwen3LocalDims& d) {
   std::vector<Parameter> out;
-  auto add = [&](std::string name, const Tensor& value, const Tensor& grad, Shape full, int dim, int64_t start,
-                 bool partial = false) {
-    out.push_back({std::move(name), value, grad, std::move(full), dim, start, partial});
-  };
-  const int64_t D = c.hidden_size, hd = c.head_dim, r = d.tp_rank;
-  add("model.embed_tokens.weight", v.embed, g.embed, {c.vocab_size, D}, 0, d.vocab_start);
-  for (int64_t i = 0; i < d.layers; ++i) {
-    const LayerWeights &lv = v.layers[i], &lg = g.layers[i];
-    const std::string p = "model.layers." + std::to_string(i) + ".";
-    add(p + "input_layernorm.weight", lv.input_norm, lg.input_norm, {D}, -1, 0);
-    add(p + "self_attn.q_proj.weight", lv.q_proj, lg.q_proj, {c.num_heads * hd, D}, 0, r * d.q_dim());
-    add(p + "self_attn.k_proj.weight", lv.k_proj, lg.k_proj, {c.num_kv_heads * hd, D}, 0, r * d.kv_dim());
-    add(p + "self_attn.v_proj.weight", lv.v_proj, lg.v_proj, {c.num_kv_heads * hd, D}, 0, r * d.kv_dim());
-    add(p + "self_attn.q_norm.weight", lv.q_norm, lg.q_norm, {hd}, -1, 0, d.tp_size > 1);
-    add(p + "self_attn.k_norm.weight", lv.k_norm, lg.k_norm, {hd}, -1, 0, d.tp_size > 1);
-    add(p + "self_attn.o_proj.weight", lv.o_proj, lg.o_proj, {D, c.num_heads * hd}, 1, r * d.q_dim());
-    add(p + "post_attention_layernorm.weight", lv.post_norm, lg.post_norm, {D}, -1, 0);
-    add(p + "mlp.gate_proj.weight", lv.gate_up.rows(0, d.ffn), lg.gate_up.rows(0, d.ffn), {c.intermediate_size, D},
-        0, r * d.ffn);
-    add(p + "mlp.up_proj.weight", lv.gate_up.rows(d.ffn, 2 * d.ffn), lg.gate_up.rows(d.ffn, 2 * d.ffn),
-        {c.intermediate_size, D}, 0, r * d.ffn);
-    add(p + "mlp.down_proj.weight", lv.down_proj, lg.down_proj, {D, c.intermediate_size}, 1, r * d.ffn);
+  for (const Qwen3TensorSpec& s : qwen3_tensor_specs(config)) {
+    const TpShard shard = tp_shard(s.split, s.full_shape, d.tp_rank, d.tp_size, s.name);
+    out.push_back({s.name, part_of(slot_of(values, s), s), part_of(slot_of(grads, s), s), s.full_shape, shard.dim,
+                   shard.start, s.grad_partial_over_tp && d.tp_size > 1});
   }
-  add("model.norm.weight", v.final_norm, g.final_norm, {D}, -1, 0);
-  if (!c.tie_word_embeddings) add("lm_head.weight", v.lm_head, g.lm_head, {c.vocab_size, D}, 0, d.vocab_start);
   return out;
 }
 

@@ -12,31 +12,32 @@
 #include "core/rng.h"
 #include "core/tensor.h"
 #include "io/safetensors.h"
-#include "model/qwen3_dims.h"
+#include "model/qwen3_partition.h"
 
 namespace stepwise {
 
+// This rank's part of each weight (shapes and splits: model/qwen3_partition.h).
 struct LayerWeights {
   Tensor input_norm;   // [D]
-  Tensor q_proj;       // [Hq_local * hd, D]   column-parallel
-  Tensor k_proj;       // [Hkv_local * hd, D]  column-parallel
-  Tensor v_proj;       // [Hkv_local * hd, D]  column-parallel
+  Tensor q_proj;       // [Hq_local * hd, D]
+  Tensor k_proj;       // [Hkv_local * hd, D]
+  Tensor v_proj;       // [Hkv_local * hd, D]
   Tensor q_norm;       // [hd]
   Tensor k_norm;       // [hd]
-  Tensor o_proj;       // [D, Hq_local * hd]   row-parallel
+  Tensor o_proj;       // [D, Hq_local * hd]
   Tensor post_norm;    // [D]
-  Tensor gate_up;      // [2 * F_local, D]     column-parallel: gate rows then up rows
-  Tensor down_proj;    // [D, F_local]         row-parallel
+  Tensor gate_up;      // [2 * F_local, D]: gate rows then up rows
+  Tensor down_proj;    // [D, F_local]
 };
 
 struct Qwen3Weights {
-  Tensor embed;       // [V_local, D]  vocab-parallel
+  Tensor embed;       // [V_local, D]
   std::vector<LayerWeights> layers;
   Tensor final_norm;  // [D]
-  Tensor lm_head;     // [V_local, D]  vocab-parallel; the same tensor as embed when tied
+  Tensor lm_head;     // [V_local, D]; the same tensor as embed when tied
 };
 
-// Plans every weight of the model (tied: lm_head aliases embed after allocation) into `plan`.
+// Plans every weight of the model in qwen3_tensor_specs() order (tied: lm_head aliases embed after allocation).
 void plan_weights(ArenaPlan& plan, Qwen3Weights& w, const Qwen3Config& config, const Qwen3LocalDims& dims,
                   DType dtype);
 void tie_weights(Qwen3Weights& w, const Qwen3Config& config);

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "core/status.h"
+#include "distributed/tensor_parallel.h"
 #include "kernels/ops.h"
 
 namespace stepwise {
@@ -59,7 +60,7 @@ void Qwen3Model::zero_grads() { grad_block().zero(); }
 
 void Qwen3Model::finish_gradients() {
   for (Parameter& p : params_)
-    if (p.grad_partial_over_tp) tp_->all_reduce(p.grad, ReduceOp::kSum);
+    if (p.grad_partial_over_tp) reduce_partial_weight_grad(*tp_, p.grad);
 }
 
 void Qwen3Model::reserve_training(int64_t max_tokens) {
@@ -89,7 +90,7 @@ void Qwen3Model::forward(const DeviceBatch& b, ForwardBuffers& bufs, KvCache* ca
   const int64_t n = b.size;
   Tensor x0 = bufs.resid_at(0, n);
   k::embedding_forward(x0, weights_.embed, b.tokens, dims_.vocab_start);
-  tp_->all_reduce(x0, ReduceOp::kSum);  // vocab-parallel: each rank filled only its own rows
+  reduce_embedding_output(*tp_, x0);
   for (int64_t l = 0; l < dims_.layers; ++l) {
     Tensor out = bufs.resid_at(l + 1, n);
     layer_forward(l, b, bufs.layer(l, n), bufs.resid_at(l, n), &out, cache);
@@ -131,7 +132,7 @@ void Qwen3Model::layer_forward(int64_t l, const DeviceBatch& b, LayerActivations
   k::attention_forward(attn3, a.lse, q3, keys, values, b.seqs, 1.0f / std::sqrt(static_cast<float>(hd)));
 
   k::linear_forward(a.mid, a.attn, w.o_proj);
-  tp_->all_reduce(a.mid, ReduceOp::kSum);  // row-parallel o_proj
+  reduce_row_parallel_output(*tp_, a.mid);
   k::add(a.mid, x);
 
   k::rmsnorm_forward(a.ln2, a.ln2_rstd, a.mid, w.post_norm, eps);
@@ -139,7 +140,7 @@ void Qwen3Model::layer_forward(int64_t l, const DeviceBatch& b, LayerActivations
   k::swiglu_forward(a.act, a.gate_up);
   if (!out) return;
   k::linear_forward(*out, a.act, w.down_proj);
-  tp_->all_reduce(*out, ReduceOp::kSum);  // row-parallel down_proj
+  reduce_row_parallel_output(*tp_, *out);
   k::add(*out, a.mid);
 }
 
@@ -156,7 +157,7 @@ void Qwen3Model::layer_backward(int64_t l, const DeviceBatch& b, const LayerActi
   k::swiglu_backward(s.d_gate_up, s.d_act, a.gate_up);
   k::linear_backward_weight(g.gate_up, s.d_gate_up, a.ln2);
   k::linear_backward_input(s.d_ln, s.d_gate_up, w.gate_up, false);
-  tp_->all_reduce(s.d_ln, ReduceOp::kSum);  // column-parallel gate/up: sum the input gradient
+  reduce_column_parallel_input_grad(*tp_, s.d_ln);
   k::rmsnorm_backward(s.d_resid, g.post_norm, s.d_ln, a.mid, w.post_norm, a.ln2_rstd, true);
 
   // Attention: mid = x + o_proj(attention(rope(norm(q)), rope(norm(k)), v)).
@@ -177,7 +178,7 @@ void Qwen3Model::layer_backward(int64_t l, const DeviceBatch& b, const LayerActi
   k::linear_backward_input(s.d_ln, s.d_q, w.q_proj, false);
   k::linear_backward_input(s.d_ln, s.d_k, w.k_proj, true);
   k::linear_backward_input(s.d_ln, s.d_v, w.v_proj, true);
-  tp_->all_reduce(s.d_ln, ReduceOp::kSum);  // column-parallel q/k/v: sum the input gradient
+  reduce_column_parallel_input_grad(*tp_, s.d_ln);
   k::rmsnorm_backward(s.d_resid, g.input_norm, s.d_ln, x, w.input_norm, a.ln1_rstd, true);
 }
 

@@ -2,9 +2,8 @@
 // for any tensor-parallel size. Forward and explicit backward passes over packed micro-batches, full logits for
 // scoring, and incremental decoding against a KvCache.
 //
-// Tensor parallelism follows Megatron-LM; the communication points are the tp all-reduces in qwen3.cpp:
-//   forward:  after the vocab-parallel embedding, after o_proj and after down_proj (row-parallel);
-//   backward: after the column-parallel q/k/v and gate/up input gradients, and in the vocab-parallel loss.
+// Tensor parallelism follows Megatron-LM: the partition is model/qwen3_partition.h's, and every point where the TP
+// ranks talk is a function of distributed/tensor_parallel.h (called from qwen3.cpp and lm_head_loss.cpp).
 #pragma once
 
 #include <memory>

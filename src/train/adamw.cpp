@@ -7,6 +7,8 @@
 
 #include "core/arena.h"
 #include "core/status.h"
+#include "distributed/data_parallel.h"
+#include "distributed/tensor_parallel.h"
 #include "io/safetensors.h"
 
 namespace stepwise {
@@ -44,7 +46,7 @@ GradSquares grad_squares(const Items& items, GradOf grad_of) {
 
 // sqrt(sum over TP of the sharded squares + replicated squares): replicated tensors are equal on every TP rank.
 double combine_norm(double sharded, double replicated, Communicator& tp) {
-  return std::sqrt(sum_over_ranks(tp, sharded) + replicated);
+  return std::sqrt(sum_sharded_grad_squares(tp, sharded) + replicated);
 }
 
 }  // namespace
@@ -111,25 +113,14 @@ void AdamW::plan_state(int64_t shard_begin, int64_t shard_end, const Tensor& par
 
 double AdamW::reduce_gradients() {
   SW_CHECK(dp_ && tp_, "reduce_gradients needs the data-parallel constructor AdamW(model, config, dp, zero1)");
-  if (zero1_) {  // this rank's slice of the block receives the sum over DP; the rest is stale until zero_grads
-    const int64_t shard = grad_block_.numel() / dp_->size();
-    Tensor mine = grad_block_.rows(dp_->rank() * shard, (dp_->rank() + 1) * shard);
-    dp_->reduce_scatter(mine, grad_block_, ReduceOp::kSum);
-  } else if (dp_->size() > 1) {
-    dp_->all_reduce(grad_block_, ReduceOp::kSum);
-  }
+  if (zero1_)
+    reduce_scatter_gradients(*dp_, grad_block_);
+  else
+    all_reduce_gradients(*dp_, grad_block_);
   const GradSquares sq = grad_squares(
       segments_, [](const Segment& s) { return std::pair<Tensor, bool>(s.grad, s.param->shard_dim >= 0); });
   double sharded = sq.sharded, replicated = sq.replicated;
-  if (zero1_) {  // each DP rank summed only its slice
-    Tensor sums =
-        Tensor::from_vector(std::vector<float>{static_cast<float>(sharded), static_cast<float>(replicated)}, {2})
-            .to(dp_->device());
-    dp_->all_reduce(sums, ReduceOp::kSum);
-    const std::vector<float> total = sums.to_f32_vector();
-    sharded = total[0];
-    replicated = total[1];
-  }
+  if (zero1_) sum_norm_parts_over_dp(*dp_, sharded, replicated);  // each DP rank summed only its slice
   return combine_norm(sharded, replicated, *tp_);
 }
 
@@ -148,9 +139,7 @@ float AdamW::step(float lr, double grad_norm) {
     kernels::adamw_step(master, s.grad, s.m, s.v, s.copy_to.defined() ? &s.copy_to : nullptr, hp, step_, clip);
   }
   if (!zero1_) return clip;
-  const int64_t shard = gather_block_.numel() / dp_->size();
-  const Tensor mine = gather_block_.rows(dp_->rank() * shard, (dp_->rank() + 1) * shard);
-  dp_->all_gather(gather_block_, mine);
+  all_gather_parameters(*dp_, gather_block_);
   if (gather_block_.dtype() != DType::kF32)  // staged: copy each parameter out
     for (Parameter& p : *params_) {
       const int64_t at = offset_in(grad_block_, p.grad);

@@ -7,7 +7,7 @@
 //
 // Per optimizer step (the trainer):
 //   model.zero_grads();
-//   for each micro-batch: model.forward_backward(batch, 1.0f / tokens);  // tokens: sum_over_ranks(dp, local count)
+//   for each micro-batch: model.forward_backward(batch, 1.0f / tokens);  // tokens: sum_over_dp(dp, local count)
 //   model.finish_gradients();
 //   const double norm = opt.reduce_gradients();
 //   opt.step(lr, norm);

@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "core/status.h"
+#include "distributed/data_parallel.h"
 #include "io/atomic_file.h"
 #include "io/safetensors.h"
 #include "train/training_checkpoint.h"
@@ -97,12 +98,12 @@ StepLoss accumulate_gradients(Qwen3Model& model, const std::vector<TokenBatch>& 
     tokens += b.size();
   }
   StepLoss out;
-  out.loss.count = sum_over_ranks(dp, targets);
-  out.tokens = sum_over_ranks(dp, tokens);
+  out.loss.count = sum_over_dp(dp, targets);
+  out.tokens = sum_over_dp(dp, tokens);
   const float scale = out.loss.count > 0 ? 1.0f / static_cast<float>(out.loss.count) : 0.0f;
   double sum = 0;
   for (const TokenBatch& b : micro_batches) sum += model.forward_backward(b, scale).sum;
-  out.loss.sum = sum_over_ranks(dp, sum);
+  out.loss.sum = sum_over_dp(dp, sum);
   return out;
 }
 
@@ -113,7 +114,7 @@ LossSum evaluate_loss(Qwen3Model& model, const std::vector<TokenBatch>& batches,
     local.sum += l.sum;
     local.count += l.count;
   }
-  return {sum_over_ranks(dp, local.sum), sum_over_ranks(dp, local.count)};
+  return {sum_over_dp(dp, local.sum), sum_over_dp(dp, local.count)};
 }
 
 TrainResult run_sft(const TrainConfig& cfg, const RunOptions& opts) {

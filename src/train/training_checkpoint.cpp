@@ -60,11 +60,8 @@ std::vector<CheckpointFile> describe_written_files(const std::string& tmp, Proce
   };
   if (grid.dp_rank == 0) put(0, describe_checkpoint_file(tmp, model_file));
   put(1, describe_checkpoint_file(tmp, optim_file));
-  const Device device = grid.world->device();
-  Tensor all = Tensor::empty({8 * int64_t{grid.world_size}}, DType::kI32, device);
-  grid.world->all_gather(all, Tensor::from_vector(mine, {8}).to(device));
-  const Tensor host = all.to(Device::kCPU);
-  const int32_t* words = host.data_as<int32_t>();
+  const std::vector<int32_t> all = gather_from_every_rank(grid, mine);
+  const int32_t* words = all.data();
   const auto get = [words](int world_rank, int slot, const std::string& name) {
     CheckpointFile f;
     f.name = name;
@@ -88,7 +85,7 @@ std::vector<CheckpointFile> describe_written_files(const std::string& tmp, Proce
 std::string save_checkpoint(const std::string& root, const TrainerState& state, const Qwen3Model& model,
                             const TrainerOptimizer& optimizer, ProcessGrid& grid, bool zero1, int64_t keep_last) {
   const std::string tmp = grid.is_root() ? begin_checkpoint(root, state.step) : checkpoint_tmp_dir(root, state.step);
-  grid.world->barrier();  // the directory exists
+  wait_for_every_rank(grid);  // the directory exists
   if (grid.dp_rank == 0) {  // the model is replicated over DP
     write_model_shard(tmp + "/" + model_shard_file_name(grid.tp_rank), model, grid);
     maybe_kill_for_test(state.step);
@@ -109,7 +106,7 @@ std::string save_checkpoint(const std::string& root, const TrainerState& state, 
     final_dir = commit_checkpoint(root, tmp, m);
     prune_checkpoints(root, keep_last);
   }
-  grid.world->barrier();  // committed: every rank may go on (and a later resume finds it)
+  wait_for_every_rank(grid);  // committed: every rank may go on (and a later resume finds it)
   return grid.is_root() ? final_dir : root + "/" + checkpoint_dir_name(state.step);
 }
 

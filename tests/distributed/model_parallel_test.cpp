@@ -13,6 +13,7 @@
 #include "../model/fixture.h"
 #include "core/status.h"
 #include "distributed/process_grid.h"
+#include "distributed/tensor_parallel.h"
 #include "infer/generate.h"
 #include "model/hf_model.h"
 #include "train/adamw.h"
@@ -170,7 +171,8 @@ TEST_P(ParallelQwen3, LossGradientsAndLogitsMatchSingleProcess) {
     }
     report("worst gathered gradient rel error vs single process", worst);
   }
-  const std::vector<float> logits = gather_logits(*model_, model_->forward_logits(batch_));
+  const std::vector<float> logits =
+      gather_vocab_parallel_logits(model_->tp(), model_->forward_logits(batch_), fx_->config.vocab_size);
   const double logit_err = max_rel_error(logits, as_double(ref_->forward_logits(batch_).to_f32_vector()));
   report("logits max rel error vs single process", logit_err);
   EXPECT_LE(logit_err, kParallelTolerance);
