@@ -174,18 +174,23 @@ start() {
   print_usage_hint
 }
 
-# Sends TERM to a daemon and waits for it to exit; KILL when it will not.
-stop_daemon() {
-  local name="$1" pid="$2" deadline=$((SECONDS + timeout_s))
-  [[ -n "$pid" ]] || return 0
-  kill -TERM "$pid" 2>/dev/null || return 0
-  while kill -0 "$pid" 2>/dev/null; do
-    if ((SECONDS >= deadline)); then
-      echo "$me: $name (pid $pid) ignored TERM for ${timeout_s} s: killing it" >&2
-      kill -KILL "$pid" 2>/dev/null || true
-      break
-    fi
-    sleep 0.2
+# Sends TERM to the named daemons together and waits for them to exit; KILL for one that will not.
+stop_daemons() {
+  local name pid deadline=$((SECONDS + timeout_s)) stopping=()
+  for name in "$@"; do
+    pid="$("${name}_pid")"
+    [[ -n "$pid" ]] && kill -TERM "$pid" 2>/dev/null && stopping+=("$name:$pid")
+  done
+  for name in "${stopping[@]}"; do
+    pid="${name#*:}"
+    while kill -0 "$pid" 2>/dev/null; do
+      if ((SECONDS >= deadline)); then
+        echo "$me: ${name%%:*} (pid $pid) ignored TERM for ${timeout_s} s: killing it" >&2
+        kill -KILL "$pid" 2>/dev/null || true
+        break
+      fi
+      sleep 0.2
+    done
   done
 }
 
@@ -201,9 +206,8 @@ stop() {
       while [[ -n "$(SLURM_CONF="$conf" squeue -h -o %i 2>/dev/null)" ]] && ((SECONDS < deadline)); do sleep 0.5; done
     fi
   fi
-  stop_daemon slurmd "$(slurmd_pid)"
-  stop_daemon slurmctld "$(slurmctld_pid)"
-  stop_daemon munged "$(munged_pid)"
+  stop_daemons slurmd slurmctld
+  stop_daemons munged  # last: the Slurm daemons authenticate through it until they are gone
   echo "one-node Slurm in $dir stopped"
 }
 

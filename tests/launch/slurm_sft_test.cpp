@@ -65,6 +65,20 @@ std::string take_job_log(long job_id) {
   return text;
 }
 
+// How a job ended: its completion record and its log. `end.ended` false: still `state_at_deadline` after the wait.
+struct Outcome {
+  JobEnd end;
+  std::string log;
+  std::string state_at_deadline;
+};
+Outcome await_job(long job_id) {
+  Outcome out;
+  out.end = wait_for_job_end(job_id, kJobTimeoutS);
+  if (!out.end.ended) out.state_at_deadline = job_state(job_id);
+  out.log = take_job_log(job_id);
+  return out;
+}
+
 // The training steps of a run's metrics.jsonl.
 std::vector<nlohmann::json> step_metrics(const std::string& run_dir) {
   std::vector<nlohmann::json> steps;
@@ -89,9 +103,8 @@ TEST_F(SlurmSft, TwoRankCpuRunCompletesWithCheckpointAndMetrics) {
   const SubmitResult job = sbatch(repo_root(), kConfigEnv, kCpuJob + run_settings(run_dir, 2, 2));
   ASSERT_GE(job.job_id, 0) << job.sbatch.output;
   const JobGuard guard(job.job_id);
-  const JobEnd end = wait_for_job_end(job.job_id, kJobTimeoutS);
-  const std::string log = take_job_log(job.job_id);
-  ASSERT_TRUE(end.ended) << "job " << job.job_id << " still " << job_state(job.job_id) << " after " << end.waited_s
+  const auto [end, log, state_at_deadline] = await_job(job.job_id);
+  ASSERT_TRUE(end.ended) << "job " << job.job_id << " still " << state_at_deadline << " after " << end.waited_s
                          << " s\n"
                          << log;
   std::printf("job %ld: %s after %.1f s (submitted to ended)\n", job.job_id, end.state.c_str(), end.waited_s);
@@ -148,9 +161,8 @@ TEST_F(SlurmSft, RankKilledWithSigkillEndsTheJobFailedWithinSeconds) {
   ASSERT_GT(pid, 0) << "no rank 1 in step 0 of job " << job.job_id << " (scontrol listpids)";
   ASSERT_EQ(kill(static_cast<pid_t>(pid), SIGKILL), 0) << "kill -9 " << pid;
 
-  const JobEnd end = wait_for_job_end(job.job_id, kJobTimeoutS);
-  const std::string log = take_job_log(job.job_id);
-  ASSERT_TRUE(end.ended) << "job " << job.job_id << " still " << job_state(job.job_id) << " " << end.waited_s
+  const auto [end, log, state_at_deadline] = await_job(job.job_id);
+  ASSERT_TRUE(end.ended) << "job " << job.job_id << " still " << state_at_deadline << " " << end.waited_s
                          << " s after rank 1 was killed\n"
                          << log;
   std::printf("job %ld: %s %.1f s after rank 1 was killed\n", job.job_id, end.state.c_str(), end.waited_s);
