@@ -30,7 +30,8 @@ ShellResult run_shell(const std::string& command, double timeout_s) {
   const int st = pclose(p);
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  r.timed_out = r.status == 124 || r.status == 137;
+  // 124: ended by TERM at the deadline; 137: by the KILL that follows (or by a SIGKILL of its own before it).
+  r.timed_out = r.status == 124 || (r.status == 137 && r.seconds >= timeout_s);
   return r;
 }
 

@@ -152,7 +152,7 @@ TEST_F(SlurmSft, RankKilledWithSigkillEndsTheJobFailedWithinSeconds) {
   // Kill rank 1 once the ranks are training (a step has been logged).
   const auto t0 = std::chrono::steady_clock::now();
   const auto waited = [&t0] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
-  while (step_metrics(run_dir).empty() && waited() < kJobTimeoutS && job_state(job.job_id) != "FAILED")
+  while (step_metrics(run_dir).empty() && waited() < kJobTimeoutS && job_active(job.job_id))
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
   ASSERT_FALSE(step_metrics(run_dir).empty())
       << "no training step after " << waited() << " s (job " << job_state(job.job_id) << ")\n"

@@ -78,6 +78,11 @@ std::string job_state(long job_id) {
   return field(run_shell("scontrol -o show job " + std::to_string(job_id), kCommandTimeoutS).output, "JobState");
 }
 
+bool job_active(long job_id) {
+  const std::string state = job_state(job_id);
+  return state == "PENDING" || state == "CONFIGURING" || state == "RUNNING";
+}
+
 long rank_pid(long job_id, int step, int rank) {
   // PID JOBID STEPID LOCALID GLOBALID, one line per process of the job.
   std::istringstream lines(run_shell("scontrol listpids " + std::to_string(job_id), kCommandTimeoutS).output);

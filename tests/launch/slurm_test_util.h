@@ -32,6 +32,8 @@ JobEnd wait_for_job_end(long job_id, double timeout_s);
 
 // The job's state while Slurm knows it (RUNNING, PENDING, ...), from `scontrol show job`.
 std::string job_state(long job_id);
+// Queued or running (not ended, not unknown).
+bool job_active(long job_id);
 
 // Pid of global rank `rank` in step `step` of the job, from `scontrol listpids`; -1 when not (yet) there.
 long rank_pid(long job_id, int step, int rank);
