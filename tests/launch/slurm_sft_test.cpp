@@ -90,6 +90,13 @@ std::vector<nlohmann::json> step_metrics(const std::string& run_dir) {
   return steps;
 }
 
+double seconds_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+// True while `pid` is a running stepwise process (not one that reuses the pid).
+bool is_stepwise_process(long pid) { return read_file("/proc/" + std::to_string(pid) + "/comm") == "stepwise\n"; }
+
 class SlurmSft : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -150,16 +157,17 @@ TEST_F(SlurmSft, RankKilledWithSigkillEndsTheJobFailedWithinSeconds) {
   const JobGuard guard(job.job_id);
 
   // Kill rank 1 once the ranks are training (a step has been logged).
-  const auto t0 = std::chrono::steady_clock::now();
-  const auto waited = [&t0] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
-  while (step_metrics(run_dir).empty() && waited() < kJobTimeoutS && job_active(job.job_id))
+  const auto submitted_at = std::chrono::steady_clock::now();
+  while (step_metrics(run_dir).empty() && seconds_since(submitted_at) < kJobTimeoutS && job_active(job.job_id))
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
   ASSERT_FALSE(step_metrics(run_dir).empty())
-      << "no training step after " << waited() << " s (job " << job_state(job.job_id) << ")\n"
+      << "no training step after " << seconds_since(submitted_at) << " s (job " << job_state(job.job_id) << ")\n"
       << take_job_log(job.job_id);
-  const long pid = rank_pid(job.job_id, 0, 1);
+  const long pid = rank_pid(job.job_id, 0, 1), survivor = rank_pid(job.job_id, 0, 0);
   ASSERT_GT(pid, 0) << "no rank 1 in step 0 of job " << job.job_id << " (scontrol listpids)";
+  ASSERT_GT(survivor, 0) << "no rank 0 in step 0 of job " << job.job_id << " (scontrol listpids)";
   ASSERT_EQ(kill(static_cast<pid_t>(pid), SIGKILL), 0) << "kill -9 " << pid;
+  const auto killed_at = std::chrono::steady_clock::now();
 
   const auto [end, log, state_at_deadline] = await_job(job.job_id);
   ASSERT_TRUE(end.ended) << "job " << job.job_id << " still " << state_at_deadline << " " << end.waited_s
@@ -171,6 +179,11 @@ TEST_F(SlurmSft, RankKilledWithSigkillEndsTheJobFailedWithinSeconds) {
   EXPECT_NE(end.exit_code, "0:0") << end.record;
   EXPECT_NE(log.find("task 1: Killed"), std::string::npos) << log;
   EXPECT_EQ(log.find("done: step"), std::string::npos) << log;
+  // Nor does the other rank outlive the job for long.
+  while (is_stepwise_process(survivor) && seconds_since(killed_at) < kFailWithinS)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_FALSE(is_stepwise_process(survivor))
+      << "rank 0 (pid " << survivor << ") still runs " << seconds_since(killed_at) << " s after rank 1 was killed";
 }
 
 }  // namespace
