@@ -13,6 +13,7 @@
 # Accounting is off (sacct does not work): a finished job's line in DIR/jobcomp.log gives its JobState and
 # ExitCode. The node has max(2, cores) CPUs (STEPWISE_SLURM_CPUS overrides); the ports are the first free pair from
 # 6817 (STEPWISE_SLURM_PORT=P pins slurmctld to P and slurmd to P+1), so several clusters can run side by side.
+# start and stop wait at most STEPWISE_SLURM_TIMEOUT_S (default 90) seconds for the daemons.
 set -euo pipefail
 
 me="scripts/slurm_local.sh"
@@ -29,7 +30,8 @@ cmd="$1"
 dir="${2:-${STEPWISE_SLURM_DIR:-/tmp/stepwise-slurm}}"
 [[ "$dir" == /* ]] || dir="$PWD/$dir"
 conf="$dir/slurm.conf"
-timeout_s="${STEPWISE_SLURM_TIMEOUT_S:-90}"  # start and stop; generous for a loaded 2-core machine
+timeout_s="${STEPWISE_SLURM_TIMEOUT_S:-90}"  # generous for a loaded 2-core machine
+[[ "$timeout_s" =~ ^[1-9][0-9]*$ ]] || die "STEPWISE_SLURM_TIMEOUT_S must be a positive number of seconds"
 
 # The pid in a pid file when that process is alive and is the daemon named (not a reused pid); else nothing.
 live_pid() {
