@@ -15,12 +15,15 @@ set -euo pipefail
 
 usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 
+# The value of option $1 (in $2); an error naming the option when there is none.
+value_of() { [[ $# -ge 2 ]] || { echo "launch/mpirun.sh: $1 needs a value" >&2; exit 2; }; }
+
 ranks=1 hostfile="" per_node="" oversubscribe=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
-    -n|-np) ranks="$2"; shift 2 ;;
-    --hostfile) hostfile="$2"; shift 2 ;;
-    --ranks-per-node) per_node="$2"; shift 2 ;;
+    -n|-np) value_of "$@"; ranks="$2"; shift 2 ;;
+    --hostfile) value_of "$@"; hostfile="$2"; shift 2 ;;
+    --ranks-per-node) value_of "$@"; per_node="$2"; shift 2 ;;
     --oversubscribe) oversubscribe=1; shift ;;
     -h|--help) usage 0 ;;
     --) shift; break ;;
@@ -30,13 +33,17 @@ while [[ $# -gt 0 ]]; do
 done
 [[ $# -gt 0 ]] || { echo "launch/mpirun.sh: give a stepwise command (score, generate, train, bench ...)" >&2; exit 2; }
 [[ "$ranks" =~ ^[1-9][0-9]*$ ]] || { echo "launch/mpirun.sh: -n needs a positive rank count, got '$ranks'" >&2; exit 2; }
+[[ -z "$per_node" || "$per_node" =~ ^[1-9][0-9]*$ ]] ||
+  { echo "launch/mpirun.sh: --ranks-per-node needs a positive count, got '$per_node'" >&2; exit 2; }
+[[ -z "$hostfile" || -r "$hostfile" ]] || { echo "launch/mpirun.sh: cannot read hostfile '$hostfile'" >&2; exit 2; }
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bin="${STEPWISE_BIN:-}"
 if [[ -z "$bin" ]]; then
   if [[ -x "$root/build/bin/stepwise" ]]; then bin="$root/build/bin/stepwise"; else bin="$(command -v stepwise || true)"; fi
 fi
-[[ -n "$bin" && -x "$bin" ]] || { echo "launch/mpirun.sh: no stepwise binary (build it, or set STEPWISE_BIN)" >&2; exit 2; }
+[[ -z "${STEPWISE_BIN:-}" || -x "$bin" ]] || { echo "launch/mpirun.sh: STEPWISE_BIN=$bin is not an executable file" >&2; exit 2; }
+[[ -n "$bin" ]] || { echo "launch/mpirun.sh: no stepwise binary: build it (scripts/build.sh) or set STEPWISE_BIN" >&2; exit 2; }
 
 args=(-np "$ranks" --bind-to none)
 [[ -n "$hostfile" ]] && args+=(--hostfile "$hostfile")
