@@ -97,12 +97,13 @@ void scale(Tensor& x, float alpha);
 // dst = src converted between float formats (f32/bf16/f16), same shape and device.
 void convert(Tensor& dst, const Tensor& src);
 
+// Every value is given by the caller (the optimizer's are in train/adamw_config.h): no defaults to disagree with.
 struct AdamWHyper {
-  float lr = 1e-3f;
-  float beta1 = 0.9f;
-  float beta2 = 0.999f;
-  float eps = 1e-8f;
-  float weight_decay = 0.0f;  // decoupled, applied as param *= 1 - lr * weight_decay
+  float lr;
+  float beta1;
+  float beta2;
+  float eps;
+  float weight_decay;  // decoupled, applied as param *= 1 - lr * weight_decay
 };
 // One AdamW step on f32 master weights. grad is multiplied by grad_scale first (clipping); step counts
 // from 1 (bias correction). When `param_copy` is defined (bf16 compute weights on the GPU) it receives the

@@ -105,8 +105,8 @@ TrainConfig demo_train_config(const DemoSettings& s, const Variant& v) {
   c.optimizer.schedule.lr = s.lr;
   c.optimizer.schedule.min_lr = s.lr / 10;
   c.optimizer.schedule.warmup_steps = std::max<int64_t>(1, s.steps / 20);
-  c.optimizer.weight_decay = 0.01;
-  c.optimizer.beta2 = 0.99;
+  c.optimizer.adamw.weight_decay = 0.01f;
+  c.optimizer.adamw.beta2 = 0.99f;
   c.train.steps = s.steps;
   c.train.log_every = std::max<int64_t>(1, s.steps / 10);
   c.eval.every = std::max<int64_t>(1, s.steps / 5);

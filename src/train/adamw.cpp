@@ -129,12 +129,8 @@ float AdamW::step(float lr, double grad_norm) {
   float clip = 1.0f;
   if (config_.clip_norm > 0) clip = static_cast<float>(std::min(1.0, config_.clip_norm / (grad_norm + 1e-6)));
   for (Segment& s : segments_) {
-    kernels::AdamWHyper hp;
-    hp.lr = lr;
-    hp.beta1 = config_.beta1;
-    hp.beta2 = config_.beta2;
-    hp.eps = config_.eps;
-    hp.weight_decay = s.param->weight_decay() ? config_.weight_decay : 0.0f;
+    const kernels::AdamWHyper hp{lr, config_.beta1, config_.beta2, config_.eps,
+                                 s.param->weight_decay() ? config_.weight_decay : 0.0f};
     Tensor& master = s.master.defined() ? s.master : s.value;
     kernels::adamw_step(master, s.grad, s.m, s.v, s.copy_to.defined() ? &s.copy_to : nullptr, hp, step_, clip);
   }

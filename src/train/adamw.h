@@ -24,16 +24,9 @@
 #include "kernels/ops.h"
 #include "model/parameters.h"
 #include "model/qwen3.h"
+#include "train/adamw_config.h"
 
 namespace stepwise {
-
-struct AdamWConfig {
-  float beta1 = 0.9f;
-  float beta2 = 0.95f;
-  float eps = 1e-8f;
-  float weight_decay = 0.1f;  // applied to tensors with ndim >= 2 only
-  float clip_norm = 1.0f;     // <= 0 disables clipping
-};
 
 // L2 norm of all gradients of the model: shards are summed over the TP group, replicated tensors counted once.
 double global_grad_norm(const std::vector<Parameter>& params, Communicator& tp);

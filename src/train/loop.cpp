@@ -39,17 +39,20 @@ std::unique_ptr<Qwen3Model> build_model(const TrainConfig& cfg, ProcessGrid& gri
   options.tp = grid.tp.get();
   options.flat_block_multiple = cfg.run.zero1 ? grid.dp_size : 1;
   auto model = std::make_unique<Qwen3Model>(config, options);
-  const std::string& init = cfg.model.init;
-  if (init == "random") {
-    model->init_random(cfg.run.seed, static_cast<float>(cfg.model.init_std));
-  } else if (init.rfind("hf:", 0) == 0) {
-    const std::string dir = init.substr(3);
-    if (qwen3_config_to_json(load_qwen3_config(dir + "/config.json")) != qwen3_config_to_json(config))
-      invalid_argument(cfg.source, ": model.init ", init, " holds another model than model.config ",
-                       cfg.model.config, "; set model.config: hf:", dir);
-    model->load(SafetensorsCheckpoint::open(dir));
-  } else {
-    load_weights_from_checkpoint(init.substr(std::string("checkpoint:").size()), *model);
+  const ModelInit& init = cfg.model.init;
+  switch (init.kind) {
+    case ModelInit::Kind::kRandom:
+      model->init_random(cfg.run.seed, static_cast<float>(cfg.model.init_std));
+      break;
+    case ModelInit::Kind::kHuggingFace:
+      if (qwen3_config_to_json(load_qwen3_config(init.dir + "/config.json")) != qwen3_config_to_json(config))
+        invalid_argument(cfg.source, ": model.init hf:", init.dir, " holds another model than model.config ",
+                         cfg.model.config, "; set model.config: hf:", init.dir);
+      model->load(SafetensorsCheckpoint::open(init.dir));
+      break;
+    case ModelInit::Kind::kCheckpoint:
+      load_weights_from_checkpoint(init.dir, *model);
+      break;
   }
   return model;
 }

@@ -8,13 +8,6 @@
 
 namespace stepwise {
 
-LrDecay parse_lr_decay(const std::string& name) {
-  if (name == "cosine") return LrDecay::kCosine;
-  if (name == "linear") return LrDecay::kLinear;
-  if (name == "constant") return LrDecay::kConstant;
-  invalid_argument("unknown lr decay '", name, "' (expected cosine, linear or constant)");
-}
-
 const char* lr_decay_name(LrDecay decay) {
   switch (decay) {
     case LrDecay::kCosine: return "cosine";

@@ -8,8 +8,7 @@
 namespace stepwise {
 
 enum class LrDecay { kCosine, kLinear, kConstant };
-LrDecay parse_lr_decay(const std::string& name);  // "cosine", "linear", "constant"; else INVALID_ARGUMENT
-const char* lr_decay_name(LrDecay decay);
+const char* lr_decay_name(LrDecay decay);  // "cosine", "linear", "constant" (train_config.h reads them)
 
 struct LrSchedule {
   double lr = 0;

@@ -1,17 +1,29 @@
-// The SFT run configuration: one YAML file read into typed sections (Megatron style). Every field is checked
-// (type, range) with errors naming the file, line and key; an unknown key is rejected by name; "--set key=value"
-// overrides (e.g. --set optimizer.lr=3e-4) are applied before the checks and named as such in errors.
-// docs/sft.md lists every field; configs/sft/ holds examples.
+// The SFT run configuration: one YAML file read into typed sections (Megatron style). Each field's type and
+// default are its member declaration below; its key, range and doc are one entry of train_config_schema()
+// (train_config.cpp), which drives parsing (errors name the file, line and key; unknown keys are rejected by name;
+// "--set key=value" overrides are applied first and named as such), to_yaml(), the field reference in docs/sft.md and
+// `stepwise train --help-config`. configs/sft/ holds examples.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "core/config_schema.h"
 #include "core/dtype.h"
+#include "train/adamw_config.h"
 #include "train/lr_schedule.h"
 
 namespace stepwise {
+
+// model.init: where the first weights come from, typed when the config is read.
+struct ModelInit {
+  enum class Kind { kRandom, kHuggingFace, kCheckpoint };
+  Kind kind = Kind::kRandom;
+  std::string dir;  // kHuggingFace: a Hugging Face model folder; kCheckpoint: a checkpoint or run directory
+  bool operator==(const ModelInit& o) const { return kind == o.kind && dir == o.dir; }
+};
 
 struct RunSection {
   std::string output_dir;  // run directory: checkpoints/, metrics.jsonl, loss_curve.svg, config.yaml
@@ -23,9 +35,9 @@ struct RunSection {
 };
 
 struct ModelSection {
-  std::string config;            // a preset name (configs/models/<name>.json) or hf:DIR (its config.json)
-  std::string init = "random";   // random | hf:DIR (Hugging Face weights) | checkpoint:DIR (a stepwise checkpoint)
-  double init_std = 0.02;        // for random init
+  std::string config;  // a preset name (configs/models/<name>.json) or hf:DIR (its config.json)
+  ModelInit init;
+  double init_std = 0.02;  // for random init
 };
 
 struct DataSection {
@@ -41,7 +53,7 @@ struct BatchSection {
 
 struct OptimizerSection {
   LrSchedule schedule;  // total_steps filled in from train.steps / epochs
-  double weight_decay = 0.1, beta1 = 0.9, beta2 = 0.95, eps = 1e-8, clip_norm = 1.0;
+  AdamWConfig adamw;
 };
 
 struct TrainSection {
@@ -72,12 +84,27 @@ struct TrainConfig {
   CheckpointSection checkpoint;
   std::string source;  // the file read, for messages
 
-  std::string to_yaml() const;  // the resolved configuration, as a file parse_train_config reads back
+  std::string to_yaml() const;  // every field, resolved: a file that parse_train_config reads back equal
 };
+
+const ConfigSchema<TrainConfig>& train_config_schema();
 
 // `overrides` are "section.key=value" (the value parsed as YAML). Errors are INVALID_ARGUMENT.
 TrainConfig parse_train_config(const std::string& yaml_text, const std::string& source,
                                const std::vector<std::string>& overrides = {});
 TrainConfig load_train_config(const std::string& path, const std::vector<std::string>& overrides = {});
+
+template <>
+struct ConfigValue<ModelInit> {
+  static std::optional<ModelInit> parse(const YAML::Node& n);
+  static std::string format(const ModelInit& v);
+  static std::string type() { return "random, hf:DIR or checkpoint:DIR"; }
+};
+template <>
+struct ConfigValue<LrDecay> {
+  static std::optional<LrDecay> parse(const YAML::Node& n);
+  static std::string format(LrDecay v) { return lr_decay_name(v); }
+  static std::string type() { return "cosine, linear or constant"; }
+};
 
 }  // namespace stepwise

@@ -7,13 +7,7 @@ namespace stepwise {
 
 TrainerOptimizer::TrainerOptimizer(Qwen3Model& model, const OptimizerSection& config, ProcessGrid& grid, bool zero1)
     : model_(model) {
-  AdamWConfig c;
-  c.beta1 = static_cast<float>(config.beta1);
-  c.beta2 = static_cast<float>(config.beta2);
-  c.eps = static_cast<float>(config.eps);
-  c.weight_decay = static_cast<float>(config.weight_decay);
-  c.clip_norm = static_cast<float>(config.clip_norm);
-  adamw_ = std::make_unique<AdamW>(model, c, *grid.dp, zero1);
+  adamw_ = std::make_unique<AdamW>(model, config.adamw, *grid.dp, zero1);
 }
 
 OptimizerStepResult TrainerOptimizer::step(double lr, bool loss_finite) {

@@ -179,10 +179,7 @@ TEST_P(Kernels, AdamWWithAndWithoutParameterCopy) {
           v = filled_operand({n}, DType::kF32, 0.0f);
   const bool with_copy = dt() != DType::kF32;  // the bf16 run writes a bf16 parameter copy, as on the GPU path
   Operand copy = filled_operand({n}, with_copy ? dt() : DType::kF32, 0.0f);
-  k::AdamWHyper hp;
-  hp.lr = 1e-2f;
-  hp.beta2 = 0.95f;
-  hp.weight_decay = 0.1f;
+  const k::AdamWHyper hp{/*lr=*/1e-2f, /*beta1=*/0.9f, /*beta2=*/0.95f, /*eps=*/1e-8f, /*weight_decay=*/0.1f};
   for (int64_t step = 1; step <= 3; ++step) {
     const Operand grad = random_operand({n}, DType::kF32, rng_, 1e-3f);
     k::adamw_step(master.cpu, grad.cpu, m.cpu, v.cpu, with_copy ? &copy.cpu : nullptr, hp, step, 0.5f);

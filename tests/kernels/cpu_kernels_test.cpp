@@ -293,11 +293,7 @@ TEST(CpuKernels, AdamWMatchesPyTorchFormula) {
   Vec p = random_vec(n, 21), g = random_vec(n, 22);
   Tensor pt = to_tensor(p, {n}), gt = to_tensor(g, {n});
   Tensor m = Tensor::zeros({n}, DType::kF32), v = Tensor::zeros({n}, DType::kF32);
-  k::AdamWHyper hp;
-  hp.lr = 0.01f;
-  hp.beta1 = 0.9f;
-  hp.beta2 = 0.95f;
-  hp.weight_decay = 0.1f;
+  const k::AdamWHyper hp{/*lr=*/0.01f, /*beta1=*/0.9f, /*beta2=*/0.95f, /*eps=*/1e-8f, /*weight_decay=*/0.1f};
   Vec mr(n, 0.0), vr(n, 0.0);
   for (int step = 1; step <= 3; ++step) {
     k::adamw_step(pt, gt, m, v, nullptr, hp, step, 0.5f);

@@ -34,7 +34,7 @@ TEST_P(HfExport, TrainFromHfExportReloadIdenticalLogits) {
   const Qwen3Config fx = load_qwen3_config(fixture(GetParam()) + "/config.json");
   write_random_dataset(dir + "/data", 30, 8, 30, static_cast<int32_t>(fx.vocab_size), 2);
   TrainConfig cfg = tiny_train_config(dir + "/run", "hf:" + fixture(GetParam()), dir + "/data", 3);
-  cfg.model.init = "hf:" + fixture(GetParam());
+  cfg.model.init = {ModelInit::Kind::kHuggingFace, fixture(GetParam())};
   RunOptions quiet;
   quiet.log = nullptr;
   TrainResult trained = run_sft(cfg, quiet);
@@ -77,9 +77,9 @@ TEST(HfExportModel, CheckpointInitLoadsTheSameWeights) {
   quiet.log = nullptr;
   TrainResult a = run_sft(tiny_train_config(dir + "/a", model, dir + "/data", 2), quiet);
   TrainConfig from = tiny_train_config(dir + "/b", model, dir + "/data", 1);
-  from.model.init = "checkpoint:" + dir + "/a";
+  from.model.init = {ModelInit::Kind::kCheckpoint, dir + "/a"};
   from.optimizer.schedule.lr = 0;  // a step that changes nothing: compare the loaded weights
-  from.optimizer.weight_decay = 0;
+  from.optimizer.adamw.weight_decay = 0;
   TrainResult b = run_sft(from, quiet);
   EXPECT_EQ(b.model->forward_logits(probe_batch(64)).to_f32_vector(),
             a.model->forward_logits(probe_batch(64)).to_f32_vector());

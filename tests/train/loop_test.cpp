@@ -150,7 +150,7 @@ TEST(Loop, ConsecutiveNonFiniteStepsStopTheRun) {
     if (p.name == "model.norm.weight") p.value.data_as<float>()[0] = NAN;
   export_model_to_hf(poisoned, dir + "/model");
   TrainConfig cfg = tiny_train_config(dir + "/run", "hf:" + dir + "/model", dir + "/data", 20);
-  cfg.model.init = "hf:" + dir + "/model";
+  cfg.model.init = {ModelInit::Kind::kHuggingFace, dir + "/model"};
   cfg.train.max_bad_steps = 3;
   std::FILE* sink = std::tmpfile();
   RunOptions o;

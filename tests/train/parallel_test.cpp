@@ -106,11 +106,11 @@ TEST(TensorParallel, Tp2CheckpointIsTheWholeModel) {
   const std::string fixture = std::string(STEPWISE_TEST_DATA_DIR) + "/fixtures/qwen3-tiny-a";  // 4 heads, 2 KV
   write_random_dataset(dir + "/data", 30, 8, 30, 1000, 5);
   TrainConfig c = tiny_train_config(dir + "/run", "hf:" + fixture, dir + "/data", 2);
-  c.model.init = "hf:" + fixture;
+  c.model.init = {ModelInit::Kind::kHuggingFace, fixture};
   c.run.tp = 2;
   c.optimizer.schedule.lr = 0;  // the weights stay the fixture's: the shards must reassemble it exactly
   c.optimizer.schedule.min_lr = 0;
-  c.optimizer.weight_decay = 0;
+  c.optimizer.adamw.weight_decay = 0;
   write_text(dir + "/tp2.yaml", c.to_yaml());
   const CommandResult r = run_stepwise_under(std::string(STEPWISE_MPIRUN) + " -np 2 -x OMP_NUM_THREADS=1",
                                              "train --config " + dir + "/tp2.yaml");
@@ -130,7 +130,7 @@ TEST(TensorParallel, Tp2CheckpointIsTheWholeModel) {
   TrainConfig single = c;  // the TP=2 checkpoint as the initial weights of a single-process run
   single.run.output_dir = dir + "/single";
   single.run.tp = 1;
-  single.model.init = "checkpoint:" + dir + "/run";
+  single.model.init = {ModelInit::Kind::kCheckpoint, dir + "/run"};
   RunOptions quiet;
   quiet.log = nullptr;
   EXPECT_EQ(run_sft(single, quiet).model->forward_logits(probe).to_f32_vector(), reference);

@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <map>
 
 #include "core/status.h"
 #include "train/train_config.h"
@@ -57,7 +60,7 @@ TEST(TrainConfig, ParsesTypedSections) {
   EXPECT_EQ(c.run.output_dir, "runs/x");
   EXPECT_EQ(c.run.seed, 3u);
   EXPECT_EQ(c.run.device, Device::kCPU);
-  EXPECT_EQ(c.model.init, "random");
+  EXPECT_EQ(c.model.init.kind, ModelInit::Kind::kRandom);
   EXPECT_EQ(c.batch.grad_accum_steps, 4);
   EXPECT_DOUBLE_EQ(c.optimizer.schedule.lr, 3e-4);
   EXPECT_EQ(c.optimizer.schedule.decay, LrDecay::kCosine);
@@ -65,12 +68,93 @@ TEST(TrainConfig, ParsesTypedSections) {
   EXPECT_EQ(c.checkpoint.keep_last, 3);
 }
 
-TEST(TrainConfig, ResolvedYamlReadsBackTheSame) {
-  const TrainConfig c = parse_train_config(kValid, "cfg.yaml", {"optimizer.lr=1.5e-4", "run.zero1=true"});
-  const TrainConfig back = parse_train_config(c.to_yaml(), "resolved.yaml");
-  EXPECT_EQ(back.to_yaml().substr(back.to_yaml().find('\n')), c.to_yaml().substr(c.to_yaml().find('\n')));
-  EXPECT_DOUBLE_EQ(back.optimizer.schedule.lr, 1.5e-4);
-  EXPECT_TRUE(back.run.zero1);
+// A value other than the default for every field (values that need all their digits, for the float ones).
+const std::map<std::string, std::string> kNonDefault = {
+    {"run.output_dir", "'runs/with: colon'"}, {"run.seed", "9007199254740993"}, {"run.device", "cuda"},
+    {"run.tp", "4"}, {"run.dp", "0"}, {"run.zero1", "true"},
+    {"model.config", "hf:models/x"}, {"model.init", "checkpoint:runs/old run"}, {"model.init_std", "0.0123456789"},
+    {"data.train", "d/train"}, {"data.eval", "d/eval"},
+    {"batch.micro_batch_rows", "3"}, {"batch.row_length", "4097"}, {"batch.grad_accum_steps", "5"},
+    {"optimizer.lr", "0.000123456789012345"}, {"optimizer.min_lr", "1.5e-05"}, {"optimizer.warmup_steps", "7"},
+    {"optimizer.decay", "linear"}, {"optimizer.weight_decay", "0.0123457"}, {"optimizer.beta1", "0.8765432"},
+    {"optimizer.beta2", "0.9876543"}, {"optimizer.eps", "3.3e-07"}, {"optimizer.clip_norm", "0.25"},
+    {"train.steps", "11"}, {"train.max_bad_steps", "6"}, {"train.log_every", "2"},
+    {"eval.every", "13"}, {"eval.max_batches", "17"},
+    {"checkpoint.every", "19"}, {"checkpoint.keep_last", "23"},
+};
+// train.epochs excludes train.steps: it gets its own config.
+const std::map<std::string, std::string> kExclusive = {{"train.epochs", "2.5"}};
+
+std::string yaml_of(const std::map<std::string, std::string>& fields) {
+  std::map<std::string, std::string> sections;
+  for (const auto& [key, value] : fields) {
+    const size_t dot = key.find('.');
+    sections[key.substr(0, dot)] += "  " + key.substr(dot + 1) + ": " + value + "\n";
+  }
+  std::string yaml;
+  for (const auto& [name, body] : sections) yaml += name + ":\n" + body;
+  return yaml;
+}
+
+TEST(TrainConfig, EveryFieldRoundTripsAsAParsedStruct) {
+  const ConfigSchema<TrainConfig>& schema = train_config_schema();
+  for (const ConfigFieldInfo& f : schema.fields())
+    EXPECT_TRUE(kNonDefault.count(f.key) + kExclusive.count(f.key) == 1) << f.key << ": give it a test value here";
+  const std::map<std::string, std::string> required = {
+      {"run.output_dir", "o"}, {"model.config", "m"}, {"data.train", "d"}, {"optimizer.lr", "1"}, {"train.steps", "1"}};
+  const TrainConfig baseline = parse_train_config(yaml_of(required), "base.yaml");
+  // Each field alone reaches the struct (the parsed config differs from the baseline).
+  for (const auto& [key, value] : kNonDefault) {
+    std::map<std::string, std::string> one = required;
+    one[key] = value;
+    if (key == "eval.every") one["data.eval"] = "d/eval";
+    EXPECT_FALSE(schema.equal(parse_train_config(yaml_of(one), "one.yaml"), baseline)) << key;
+  }
+  std::map<std::string, std::string> by_epochs = required;
+  by_epochs.erase("train.steps");
+  by_epochs.insert(kExclusive.begin(), kExclusive.end());
+  for (const auto& fields : {kNonDefault, by_epochs}) {
+    const TrainConfig c = parse_train_config(yaml_of(fields), "all.yaml");
+    const TrainConfig back = parse_train_config(c.to_yaml(), "resolved.yaml");
+    EXPECT_TRUE(schema.equal(back, c)) << c.to_yaml() << "\nread back as\n" << back.to_yaml();
+  }
+  // The typed values, as the code reads them.
+  const TrainConfig c = parse_train_config(yaml_of(kNonDefault), "all.yaml");
+  EXPECT_EQ(c.run.output_dir, "runs/with: colon");
+  EXPECT_EQ(c.run.seed, 9007199254740993ull);  // past 2^53: read as an integer, never through a double
+  EXPECT_EQ(c.run.device, Device::kCUDA);
+  EXPECT_EQ(c.model.init.kind, ModelInit::Kind::kCheckpoint);
+  EXPECT_EQ(c.model.init.dir, "runs/old run");
+  EXPECT_EQ(c.optimizer.schedule.decay, LrDecay::kLinear);
+  EXPECT_EQ(c.optimizer.schedule.lr, 0.000123456789012345);
+  EXPECT_EQ(c.optimizer.adamw.beta2, 0.9876543f);
+  EXPECT_EQ(c.optimizer.adamw.eps, 3.3e-07f);
+}
+
+// The defaults live once, in the structs: the schema reports them, and the optimizer's struct is the config's.
+TEST(TrainConfig, DefaultsComeFromTheStructs) {
+  const AdamWConfig adamw;
+  std::map<std::string, std::string> defaults;
+  for (const ConfigFieldInfo& f : train_config_schema().fields()) defaults[f.key] = f.default_text;
+  EXPECT_EQ(defaults["optimizer.beta2"], "0.95");
+  EXPECT_EQ(adamw.beta2, 0.95f);
+  const TrainConfig c = parse_train_config(kValid, "cfg.yaml");
+  EXPECT_EQ(c.optimizer.adamw.beta1, adamw.beta1);
+  EXPECT_EQ(c.optimizer.adamw.beta2, adamw.beta2);
+  EXPECT_EQ(c.optimizer.adamw.eps, adamw.eps);
+  EXPECT_EQ(c.optimizer.adamw.weight_decay, adamw.weight_decay);
+  EXPECT_EQ(c.optimizer.adamw.clip_norm, adamw.clip_norm);
+}
+
+TEST(TrainConfig, ReferenceInTheDocsIsTheSchemas) {
+  std::ifstream in(std::string(STEPWISE_ROOT_DIR) + "/docs/sft.md");
+  const std::string doc((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const size_t begin = doc.find("<!-- config-reference:begin"), end = doc.find("<!-- config-reference:end -->");
+  ASSERT_NE(begin, std::string::npos);
+  ASSERT_NE(end, std::string::npos);
+  const size_t table = doc.find('\n', begin) + 1;
+  EXPECT_EQ(doc.substr(table, end - table), train_config_schema().markdown_reference())
+      << "docs/sft.md's configuration reference is out of date: replace it with `stepwise train --help-config`";
 }
 
 TEST(TrainConfig, ExampleConfigsParse) {
