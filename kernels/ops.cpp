@@ -28,7 +28,17 @@ void expect_shape(const char* op, const char* name, const Tensor& t, const Shape
     fail(StatusCode::kInternal, op, ": ", name, " is ", t.describe(), ", expected shape ", shape_str(shape));
 }
 
+thread_local CpuAccumulation t_accumulation = CpuAccumulation::kFloat64;
+
 }  // namespace
+
+CpuAccumulation cpu_accumulation() { return t_accumulation; }
+
+ScopedCpuAccumulation::ScopedCpuAccumulation(CpuAccumulation accumulation) : saved_(t_accumulation) {
+  t_accumulation = accumulation;
+}
+
+ScopedCpuAccumulation::~ScopedCpuAccumulation() { t_accumulation = saved_; }
 
 // The CUDA branch of every op; a CPU-only build reports what is missing.
 #ifdef STEPWISE_HAS_CUDA

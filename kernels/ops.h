@@ -10,6 +10,23 @@
 
 namespace stepwise::kernels {
 
+// How CPU matmuls and attention accumulate: in f64 (the reference: f32 results that do not depend on which BLAS
+// kernels run, within f32 precision of a float64 computation) or in f32 (OpenBLAS sgemm: about twice the rate, for
+// runs that need no reference, such as the demo). Set per thread for the ops that thread calls (a model scopes it to
+// its passes, from ModelOptions::cpu_accumulation); the CUDA kernels always accumulate in f32.
+enum class CpuAccumulation { kFloat64, kFloat32 };
+CpuAccumulation cpu_accumulation();
+class ScopedCpuAccumulation {
+ public:
+  explicit ScopedCpuAccumulation(CpuAccumulation accumulation);
+  ~ScopedCpuAccumulation();
+  ScopedCpuAccumulation(const ScopedCpuAccumulation&) = delete;
+  ScopedCpuAccumulation& operator=(const ScopedCpuAccumulation&) = delete;
+
+ private:
+  CpuAccumulation saved_;
+};
+
 // C[M, N] = alpha * op(A) @ op(B) + beta * C, op(X) = X or X^T. A, B: 2-D. On the CPU all f32; on CUDA
 // A and B are bf16 or f32 (same dtype) and C is f32 or bf16, accumulating in f32. beta = 1 accumulates
 // (weight gradients over micro-batches).

@@ -1,5 +1,5 @@
 // CPU matmul: f32 operands, products accumulated in f64 (OpenBLAS dgemm on f64 copies of tiles; for a few rows,
-// as in decoding, f64 dot products straight from the f32 operands).
+// as in decoding, f64 dot products straight from the f32 operands), or with CpuAccumulation::kFloat32 one sgemm.
 // The CPU path is the reference the GPU is checked against, and f32 accumulation is not enough for it: AdamW's
 // first steps normalise every gradient element by its own magnitude, so rounding noise in near-zero gradients
 // becomes O(lr) differences in the weights. With f64 accumulation three AdamW steps on the fixtures stay within
@@ -64,7 +64,14 @@ void matmul(Tensor& c, const Tensor& a, bool trans_a, const Tensor& b, bool tran
   const float* ap = a.data_as<float>();
   const float* bp = b.data_as<float>();
   float* cp = c.data_as<float>();
+  // Few rows read B once whatever the accumulation: f64 dot products cost no more there.
   if (m <= kFewRows && !trans_a && trans_b) return matmul_few_rows(cp, ap, bp, m, n, k, lda, ldb, alpha, beta);
+  if (cpu_accumulation() == CpuAccumulation::kFloat32) {
+    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
+                static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), alpha, ap, static_cast<int>(lda), bp,
+                static_cast<int>(ldb), beta, cp, static_cast<int>(n));
+    return;
+  }
   // Reused across calls: no allocation (and no page faults) per matmul.
   thread_local std::vector<double> at, bt, ct;
   for (int64_t m0 = 0; m0 < m; m0 += kTileM)

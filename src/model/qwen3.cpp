@@ -183,6 +183,7 @@ void Qwen3Model::layer_backward(int64_t l, const DeviceBatch& b, const LayerActi
 }
 
 LossSum Qwen3Model::forward_backward(const TokenBatch& batch, float grad_scale) {
+  const k::ScopedCpuAccumulation accumulation(options_.cpu_accumulation);
   batch.check(config_.vocab_size);
   const int64_t n = batch.size();
   reserve_training(n);
@@ -216,6 +217,7 @@ ForwardBuffers& Qwen3Model::forward_inference(const TokenBatch& batch, DeviceBat
 }
 
 LossSum Qwen3Model::forward_loss(const TokenBatch& batch) {
+  const k::ScopedCpuAccumulation accumulation(options_.cpu_accumulation);
   DeviceBatch b;
   ForwardBuffers& bufs = forward_inference(batch, b);
   return lm_head_loss(bufs.final_norm.rows(0, b.size), weights_.lm_head, b.targets, batch.targets, dims_, *tp_,
@@ -223,6 +225,7 @@ LossSum Qwen3Model::forward_loss(const TokenBatch& batch) {
 }
 
 Tensor Qwen3Model::forward_logits(const TokenBatch& batch) {
+  const k::ScopedCpuAccumulation accumulation(options_.cpu_accumulation);
   DeviceBatch b;
   ForwardBuffers& bufs = forward_inference(batch, b);
   Tensor logits = Tensor::empty({b.size, dims_.vocab}, DType::kF32, options_.device);
@@ -238,6 +241,7 @@ KvCache Qwen3Model::new_kv_cache(int64_t capacity) const {
 }
 
 Tensor Qwen3Model::forward_step(const std::vector<int32_t>& tokens, KvCache& cache) {
+  const k::ScopedCpuAccumulation accumulation(options_.cpu_accumulation);
   const int64_t n = static_cast<int64_t>(tokens.size()), start = cache.length;
   SW_CHECK(n > 0, "forward_step with no tokens");
   if (start + n > cache.capacity)

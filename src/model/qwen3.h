@@ -12,6 +12,7 @@
 #include "distributed/communicator.h"
 #include "io/hf_config.h"
 #include "io/safetensors.h"
+#include "kernels/ops.h"
 #include "model/activations.h"
 #include "model/batch.h"
 #include "model/kv_cache.h"
@@ -32,6 +33,8 @@ struct ModelOptions {
   // activations in memory instead of all of them (long reasoning traces), for one more forward pass of compute.
   // Gradients are the same bit for bit.
   bool recompute_activations = false;
+  // CPU only: matmuls and attention accumulate in f64 (the reference) or f32 (faster; kernels/ops.h).
+  kernels::CpuAccumulation cpu_accumulation = kernels::CpuAccumulation::kFloat64;
 };
 
 class Qwen3Model {

@@ -38,6 +38,7 @@ std::unique_ptr<Qwen3Model> build_model(const TrainConfig& cfg, ProcessGrid& gri
   options.compute_dtype = cfg.run.device == Device::kCUDA ? DType::kBF16 : DType::kF32;
   options.tp = grid.tp.get();
   options.flat_block_multiple = cfg.run.zero1 ? grid.dp_size : 1;
+  options.cpu_accumulation = cfg.run.cpu_accumulation;
   auto model = std::make_unique<Qwen3Model>(config, options);
   const ModelInit& init = cfg.model.init;
   switch (init.kind) {

@@ -27,6 +27,9 @@ ConfigSchema<TrainConfig> make_schema() {
   s.field("run.tp", &C::run, &RunSection::tp).range(1, 4096).doc("tensor-parallel size");
   s.field("run.dp", &C::run, &RunSection::dp).range(0, 1 << 20).doc("data-parallel size; 0: world size / tp (tp x dp = the ranks launched)");
   s.field("run.zero1", &C::run, &RunSection::zero1).doc("shard the optimizer state over the DP ranks (ZeRO-1)");
+  s.field("run.cpu_accumulation", &C::run, &RunSection::cpu_accumulation)
+      .doc("CPU matmuls and attention: float64 (the reference; results independent of the BLAS kernels) or "
+           "float32 (about twice as fast)");
 
   s.section("model", "the model and its first weights");
   s.field("model.config", &C::model, &ModelSection::config).required()
@@ -152,6 +155,16 @@ std::string ConfigValue<ModelInit>::format(const ModelInit& v) {
     case ModelInit::Kind::kRandom: break;
   }
   return "random";
+}
+
+std::optional<kernels::CpuAccumulation> ConfigValue<kernels::CpuAccumulation>::parse(const YAML::Node& n) {
+  if (scalar_text(n) == "float64") return kernels::CpuAccumulation::kFloat64;
+  if (scalar_text(n) == "float32") return kernels::CpuAccumulation::kFloat32;
+  return std::nullopt;
+}
+
+std::string ConfigValue<kernels::CpuAccumulation>::format(kernels::CpuAccumulation v) {
+  return v == kernels::CpuAccumulation::kFloat32 ? "float32" : "float64";
 }
 
 std::optional<LrDecay> ConfigValue<LrDecay>::parse(const YAML::Node& n) {

@@ -12,6 +12,7 @@
 
 #include "core/config_schema.h"
 #include "core/dtype.h"
+#include "kernels/ops.h"
 #include "train/adamw_config.h"
 #include "train/lr_schedule.h"
 
@@ -32,6 +33,7 @@ struct RunSection {
   int tp = 1;              // tensor-parallel size
   int dp = 1;              // data-parallel size; 0: world size / tp
   bool zero1 = false;      // shard optimizer state over DP
+  kernels::CpuAccumulation cpu_accumulation = kernels::CpuAccumulation::kFloat64;
 };
 
 struct ModelSection {
@@ -99,6 +101,12 @@ struct ConfigValue<ModelInit> {
   static std::optional<ModelInit> parse(const YAML::Node& n);
   static std::string format(const ModelInit& v);
   static std::string type() { return "random, hf:DIR or checkpoint:DIR"; }
+};
+template <>
+struct ConfigValue<kernels::CpuAccumulation> {
+  static std::optional<kernels::CpuAccumulation> parse(const YAML::Node& n);
+  static std::string format(kernels::CpuAccumulation v);
+  static std::string type() { return "float64 or float32"; }
 };
 template <>
 struct ConfigValue<LrDecay> {

@@ -71,7 +71,7 @@ TEST(TrainConfig, ParsesTypedSections) {
 // A value other than the default for every field (values that need all their digits, for the float ones).
 const std::map<std::string, std::string> kNonDefault = {
     {"run.output_dir", "'runs/with: colon'"}, {"run.seed", "9007199254740993"}, {"run.device", "cuda"},
-    {"run.tp", "4"}, {"run.dp", "0"}, {"run.zero1", "true"},
+    {"run.tp", "4"}, {"run.dp", "0"}, {"run.zero1", "true"}, {"run.cpu_accumulation", "float32"},
     {"model.config", "hf:models/x"}, {"model.init", "checkpoint:runs/old run"}, {"model.init_std", "0.0123456789"},
     {"data.train", "d/train"}, {"data.eval", "d/eval"},
     {"batch.micro_batch_rows", "3"}, {"batch.row_length", "4097"}, {"batch.grad_accum_steps", "5"},
