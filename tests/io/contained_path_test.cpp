@@ -54,7 +54,7 @@ TEST_F(ContainedPath, EscapesAreRefusedNamingListingEntryAndWhatToDo) {
   refused(scratch.file("outside.safetensors"), "an absolute path");
   refused("/etc/passwd", "an absolute path");
   refused("", "an empty file name");
-  refused(std::string("inside.safetensors\0../../etc/passwd", 34), "inside.safetensors\\x00../../etc/passwd");
+  refused(std::string("inside.safetensors") + '\0' + "../../etc/passwd", "inside.safetensors\\x00../../etc/passwd");
 }
 
 TEST_F(ContainedPath, SymbolicLinksOutOfTheFolderAreRefused) {

@@ -131,7 +131,7 @@ TEST(TokenShards, ShardNamesOutsideTheDatasetAreRefused) {
   const TokenDatasetIndex index = write_docs(dir, sample_docs(), 1000);
   std::filesystem::create_symlink(other + "/shard-00000.tok", dir + "/linked.tok");
   const std::string up = "../" + std::filesystem::path(other).filename().string() + "/shard-00000.tok";
-  for (const std::string name : {up, other + "/shard-00000.tok", std::string("linked.tok")}) {
+  for (const std::string& name : {up, other + "/shard-00000.tok", std::string("linked.tok")}) {
     TokenDatasetIndex edited = index;
     edited.shards[0].name = name;
     write_token_dataset_index(dir, edited);
@@ -140,7 +140,7 @@ TEST(TokenShards, ShardNamesOutsideTheDatasetAreRefused) {
       ADD_FAILURE() << name << " was opened";
     } catch (const StatusError& e) {
       EXPECT_EQ(e.code(), StatusCode::kInvalidArgument) << e.what();
-      for (const std::string part : {dir + "/dataset.json", std::string("shards[0].name"), name})
+      for (const std::string& part : {dir + "/dataset.json", std::string("shards[0].name"), name})
         EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << e.what();
     }
   }
