@@ -192,6 +192,13 @@ TensorShardInfo decode_tensor_shard_info(const std::string& text, const std::str
       fail(StatusCode::kDataLoss, where, ": malformed shard layout '", text, "'");
     }
   }
+  // The reader places the shard at `start` along `dim` of the full tensor: both must lie inside it.
+  const bool dims_ok = std::all_of(info.full_shape.begin(), info.full_shape.end(), [](int64_t n) { return n >= 0; });
+  const bool place_ok = info.dim < 0 ? info.start == 0
+                                     : info.dim < static_cast<int>(info.full_shape.size()) && info.start >= 0 &&
+                                           info.start <= info.full_shape[static_cast<size_t>(info.dim)];
+  if (!dims_ok || !place_ok)
+    fail(StatusCode::kDataLoss, where, ": shard layout '", text, "' places the shard outside the full tensor");
   return info;
 }
 
