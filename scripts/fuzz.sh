@@ -7,7 +7,6 @@
 #   scripts/fuzz.sh [SECONDS per target, default 30] [TARGET...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-. tests/sanitizers/env.sh
 seconds="${1:-30}"
 shift || true
 targets=("$@")
@@ -47,7 +46,7 @@ for target in "${targets[@]}"; do
   failed=1
   echo "fuzz: FINDING in $target (log: $logs/$target.log):" >&2
   grep -E 'ERROR|runtime error|fuzz finding|uncaught|Test unit written|SUMMARY' "$logs/$target.log" | head -20 >&2
-  echo "  reproduce: . tests/sanitizers/env.sh; build-asan/fuzz/$target build-asan/fuzz-findings/$target/<file>" >&2
+  echo "  reproduce: build-asan/fuzz/$target build-asan/fuzz-findings/$target/<file>" >&2
 done
 echo "fuzz: ${#targets[@]} targets, ${seconds} s each, $((SECONDS - start)) s in all"
 exit "$failed"
