@@ -46,7 +46,7 @@ const char* __ubsan_default_options() { return "print_stacktrace=1:halt_on_error
 // (unloaded at exit, so nameless in the report) back into libmpi, where the suppressions below recognise it. It
 // costs 5x in malloc-heavy tests, so other processes keep the fast unwinder.
 const char* __lsan_default_options() {
-  return in_environment("OMPI_COMM_WORLD_SIZE") ? "fast_unwind_on_malloc=0" : "";
+  return in_environment("OMPI_COMM_WORLD_SIZE") ? "print_suppressions=0:fast_unwind_on_malloc=0" : "";
 }
 
 // The only leaks suppressed: memory Open MPI (4.1, Debian 12) keeps from MPI_Init to exit, some of it allocated by
