@@ -1,15 +1,20 @@
 // Fuzz target: chat messages (the OpenAI / Hugging Face JSON form: a list of messages, or {"messages": [...],
 // "tools": [...]}) through chat_messages_from_json and the Qwen3 chat template, with the options taken from the
 // input's first byte. Every completion span must lie inside the encoded ids, in order, and end with <|im_end|>.
+#include "fuzz_qwen3.h"
 #include "fuzz_util.h"
 #include "tokenizer/chat_template.h"
 
 using namespace stepwise;
 
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  fuzz::qwen3_chat_template();
+  return 0;
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static const Tokenizer tokenizer = Tokenizer::load(fuzz::qwen3_tokenizer_dir());
-  static const ChatTemplate chat(tokenizer);
-  static const int32_t im_end = *tokenizer.token_to_id("<|im_end|>");
+  const ChatTemplate& chat = fuzz::qwen3_chat_template();
+  static const int32_t im_end = *fuzz::qwen3_tokenizer().token_to_id("<|im_end|>");
   if (size == 0) return 0;
   ChatOptions options;
   options.add_generation_prompt = data[0] & 1;

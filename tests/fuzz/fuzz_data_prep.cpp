@@ -1,17 +1,20 @@
 // Fuzz target: a whole JSONL (or .json array) input file through prepare_sft_data with the Qwen3 chat template,
 // in shards of at most 64 tokens. A preparation that succeeds must leave a token dataset that opens and holds
 // exactly the examples and tokens its summary counts.
+#include "fuzz_qwen3.h"
 #include "fuzz_util.h"
 #include "io/token_shards.h"
-#include "tokenizer/chat_template.h"
 #include "train/data_prep.h"
 
 using namespace stepwise;
 
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  fuzz::qwen3_chat_template();
+  return 0;
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static const Tokenizer tokenizer = Tokenizer::load(fuzz::qwen3_tokenizer_dir());
-  static const ChatTemplate chat(tokenizer);
-  static const ChatEncoder encode = qwen3_chat_encoder(chat);
+  static const ChatEncoder encode = qwen3_chat_encoder(fuzz::qwen3_chat_template());
   static const fuzz::ScratchDir scratch;
   const std::string input = scratch.write("records.jsonl", data, size);
   const std::string output = scratch.path() + "/dataset";

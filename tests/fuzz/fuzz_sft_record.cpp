@@ -3,17 +3,20 @@
 // must encode to as many loss-mask entries as tokens, with at least one token to train on.
 #include <algorithm>
 
+#include "fuzz_qwen3.h"
 #include "fuzz_util.h"
-#include "tokenizer/chat_template.h"
 #include "train/data_prep.h"
 #include "train/sft_records.h"
 
 using namespace stepwise;
 
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  fuzz::qwen3_chat_template();
+  return 0;
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static const Tokenizer tokenizer = Tokenizer::load(fuzz::qwen3_tokenizer_dir());
-  static const ChatTemplate chat(tokenizer);
-  static const ChatEncoder encode = qwen3_chat_encoder(chat);
+  static const ChatEncoder encode = qwen3_chat_encoder(fuzz::qwen3_chat_template());
   const nlohmann::ordered_json record =
       nlohmann::ordered_json::parse(data, data + size, nullptr, /*allow_exceptions=*/false);
   if (record.is_discarded()) return 0;

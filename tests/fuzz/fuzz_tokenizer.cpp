@@ -2,6 +2,7 @@
 // StatusError; otherwise token offsets must lie in the text, in order, and text already in NFC must decode back
 // to itself. As ids (every 3 bytes, modulo the vocabulary): decode() and the streaming IncrementalDecoder must
 // agree, with and without special tokens.
+#include "fuzz_qwen3.h"
 #include "fuzz_util.h"
 #include "tokenizer/incremental_decoder.h"
 #include "tokenizer/nfc.h"
@@ -49,8 +50,13 @@ void check_ids(const Tokenizer& tokenizer, const uint8_t* data, size_t size) {
 
 }  // namespace
 
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  fuzz::qwen3_tokenizer();
+  return 0;
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static const Tokenizer tokenizer = Tokenizer::load(fuzz::qwen3_tokenizer_dir());
+  const Tokenizer& tokenizer = fuzz::qwen3_tokenizer();
   fuzz::refusing_with_status_errors([&] { check_text(tokenizer, fuzz::as_string(data, size)); });
   check_ids(tokenizer, data, size);
   return 0;

