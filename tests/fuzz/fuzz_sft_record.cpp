@@ -10,11 +10,6 @@
 
 using namespace stepwise;
 
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  fuzz::qwen3_chat_template();
-  return 0;
-}
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const ChatEncoder encode = qwen3_chat_encoder(fuzz::qwen3_chat_template());
   const nlohmann::ordered_json record =

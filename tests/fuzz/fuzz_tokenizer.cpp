@@ -50,11 +50,6 @@ void check_ids(const Tokenizer& tokenizer, const uint8_t* data, size_t size) {
 
 }  // namespace
 
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  fuzz::qwen3_tokenizer();
-  return 0;
-}
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const Tokenizer& tokenizer = fuzz::qwen3_tokenizer();
   fuzz::refusing_with_status_errors([&] { check_text(tokenizer, fuzz::as_string(data, size)); });
