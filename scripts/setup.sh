@@ -11,7 +11,7 @@ packages=(
   libopenmpi-dev openmpi-bin
   libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc
   libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev
-  clang libclang-rt-14-dev
+  clang libclang-rt-14-dev libomp-dev
   slurm-wlm munge
   python3 python3-numpy python3-torch python3-grpcio python3-protobuf
   nodejs npm

@@ -8,6 +8,7 @@
 
 #include "core/status.h"
 #include "io/atomic_file.h"
+#include "io/contained_path.h"
 #include "io/hash.h"
 #include "io/json_file.h"
 
@@ -135,9 +136,12 @@ CheckpointManifest read_checkpoint_manifest(const std::string& dir) {
     m.zero1 = j.at("layout").at("zero1").get<bool>();
     m.model_config = j.at("model_config");
     m.trainer = j.at("trainer");
-    for (const auto& f : j.at("files"))
-      m.files.push_back({f.at("name").get<std::string>(), f.at("bytes").get<int64_t>(),
+    for (const auto& f : j.at("files")) {
+      const std::string name = f.at("name").get<std::string>();
+      contained_path(dir, name, path, "files[" + std::to_string(m.files.size()) + "].name");
+      m.files.push_back({name, f.at("bytes").get<int64_t>(),
                          parse_hash_hex(f.at("fnv1a64").get<std::string>(), path + ": files[].fnv1a64")});
+    }
   } catch (const nlohmann::json::exception& e) {
     fail(StatusCode::kDataLoss, path, ": malformed manifest (", e.what(), ")");
   }
@@ -153,7 +157,7 @@ const CheckpointFile& find_checkpoint_file(const CheckpointManifest& m, const st
 }
 
 void verify_checkpoint_file(const std::string& dir, const CheckpointFile& file) {
-  const std::string path = dir + "/" + file.name;
+  const std::string path = contained_path(dir, file.name, dir + "/manifest.json", "files entry");
   std::error_code ec;
   const auto bytes = fs::file_size(path, ec);
   if (ec) fail(StatusCode::kDataLoss, path, " is listed in the manifest but cannot be read (", ec.message(), ")");
@@ -188,6 +192,13 @@ TensorShardInfo decode_tensor_shard_info(const std::string& text, const std::str
       fail(StatusCode::kDataLoss, where, ": malformed shard layout '", text, "'");
     }
   }
+  // The reader places the shard at `start` along `dim` of the full tensor: both must lie inside it.
+  const bool dims_ok = std::all_of(info.full_shape.begin(), info.full_shape.end(), [](int64_t n) { return n >= 0; });
+  const bool place_ok = info.dim < 0 ? info.start == 0
+                                     : info.dim < static_cast<int>(info.full_shape.size()) && info.start >= 0 &&
+                                           info.start <= info.full_shape[static_cast<size_t>(info.dim)];
+  if (!dims_ok || !place_ok)
+    fail(StatusCode::kDataLoss, where, ": shard layout '", text, "' places the shard outside the full tensor");
   return info;
 }
 

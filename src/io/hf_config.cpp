@@ -3,6 +3,7 @@
 #include "io/hf_config.h"
 
 #include <algorithm>
+#include <optional>
 
 #include "core/status.h"
 #include "io/json_file.h"
@@ -126,15 +127,37 @@ std::string storage_dtype(const Fields& f) {
   return found.empty() ? "float32" : found;
 }
 
+// The parameter count, counting a tied LM head once; nullopt when it overflows int64 (sizes no machine could hold,
+// or a lying config: the sizes' products are computed all over the model code).
+std::optional<int64_t> parameter_count(const Qwen3Config& c) {
+  bool overflow = false;
+  const auto mul = [&overflow](int64_t a, int64_t b) {
+    int64_t r;
+    overflow |= __builtin_mul_overflow(a, b, &r);
+    return r;
+  };
+  const auto add = [&overflow](int64_t a, int64_t b) {
+    int64_t r;
+    overflow |= __builtin_add_overflow(a, b, &r);
+    return r;
+  };
+  const int64_t q_out = mul(c.num_heads, c.head_dim), kv_out = mul(c.num_kv_heads, c.head_dim);
+  const int64_t attention = add(mul(c.hidden_size, add(mul(2, q_out), mul(2, kv_out))),
+                                mul(2, c.head_dim));                         // q,k,v,o + q/k RMSNorm
+  const int64_t mlp = mul(mul(3, c.hidden_size), c.intermediate_size);      // gate, up, down
+  const int64_t layer = add(add(attention, mlp), mul(2, c.hidden_size));    // + two RMSNorms
+  const int64_t embeddings = mul(mul(c.vocab_size, c.hidden_size), c.tie_word_embeddings ? 1 : 2);
+  const int64_t total = add(add(mul(c.num_layers, layer), c.hidden_size), embeddings);  // + the final RMSNorm
+  if (overflow) return std::nullopt;
+  return total;
+}
+
 }  // namespace
 
 int64_t Qwen3Config::num_parameters() const {
-  const int64_t q_out = num_heads * head_dim, kv_out = num_kv_heads * head_dim;
-  const int64_t attention = hidden_size * (2 * q_out + 2 * kv_out) + 2 * head_dim;  // q,k,v,o + q/k RMSNorm
-  const int64_t mlp = 3 * hidden_size * intermediate_size;                           // gate, up, down
-  const int64_t layer = attention + mlp + 2 * hidden_size;                           // + two RMSNorms
-  const int64_t embeddings = vocab_size * hidden_size * (tie_word_embeddings ? 1 : 2);
-  return num_layers * layer + hidden_size + embeddings;  // + the final RMSNorm
+  const std::optional<int64_t> n = parameter_count(*this);
+  SW_CHECK(n, "the parameter count of this config overflows int64 (parse_qwen3_config refuses such configs)");
+  return *n;
 }
 
 Qwen3Config parse_qwen3_config(const json& j, const std::string& source) {
@@ -171,6 +194,11 @@ Qwen3Config parse_qwen3_config(const json& j, const std::string& source) {
   c.dtype = storage_dtype(f);
   c.eos_token_id = f.token_id("eos_token_id");
   c.bos_token_id = f.token_id("bos_token_id");
+  if (!parameter_count(c))
+    invalid_argument(source, ": the sizes (vocab_size ", c.vocab_size, ", hidden_size ", c.hidden_size,
+                     ", intermediate_size ", c.intermediate_size, ", num_hidden_layers ", c.num_layers,
+                     ", num_attention_heads ", c.num_heads, ", head_dim ", c.head_dim,
+                     ") make more than 2^63 parameters; the config is damaged");
   return c;
 }
 

@@ -17,6 +17,7 @@
 
 #include "core/status.h"
 #include "io/atomic_file.h"
+#include "io/contained_path.h"
 #include "io/json_file.h"
 #include "io/os_error.h"
 
@@ -196,10 +197,12 @@ void check_f32_destination(const SafetensorsFile& file, const StTensorInfo& info
                      dst.defined() ? dst.describe() : "an undefined tensor");
 }
 
-// The shard a sharded checkpoint's index names; a missing one is NOT_FOUND naming index, shard and tensor.
+// The shard a sharded checkpoint's index names, inside the index's folder; a missing one is NOT_FOUND naming
+// index, shard and tensor.
 std::shared_ptr<SafetensorsFile> open_shard(const std::string& index_path, const std::string& shard,
                                             const std::string& tensor) {
-  const std::string shard_path = parent_directory(index_path) + "/" + shard;
+  const std::string shard_path = contained_path(parent_directory(index_path), shard, index_path,
+                                                "weight_map entry for tensor '" + tensor + "'");
   struct stat st;
   if (::stat(shard_path.c_str(), &st) != 0)
     fail(StatusCode::kNotFound, index_path, ": shard ", shard, " (holding tensor '", tensor, "') is missing: ",

@@ -13,6 +13,7 @@
 
 #include "core/status.h"
 #include "io/atomic_file.h"
+#include "io/contained_path.h"
 #include "io/hash.h"
 #include "io/json_file.h"
 #include "io/os_error.h"
@@ -217,8 +218,10 @@ TokenDatasetIndex read_token_dataset_index(const std::string& dir) {
 std::vector<std::unique_ptr<TokenShardReader>> open_token_dataset(const std::string& dir) {
   const TokenDatasetIndex index = read_token_dataset_index(dir);
   std::vector<std::unique_ptr<TokenShardReader>> shards;
-  for (const auto& s : index.shards) {
-    auto r = TokenShardReader::open(dir + "/" + s.name);
+  for (size_t i = 0; i < index.shards.size(); ++i) {
+    const TokenShardWriter::ShardFile& s = index.shards[i];
+    auto r = TokenShardReader::open(
+        contained_path(dir, s.name, dir + "/dataset.json", "shards[" + std::to_string(i) + "].name"));
     if (r->num_documents() != s.documents || r->num_tokens() != s.tokens || r->payload_hash() != s.fnv1a64)
       fail(StatusCode::kDataLoss, r->path(), ": does not match ", dir, "/dataset.json (", r->num_documents(),
            " documents, ", r->num_tokens(), " tokens, checksum ", hash_hex(r->payload_hash()), "; the index says ",

@@ -196,6 +196,23 @@ TEST(HfConfig, EveryValidationErrorNamesFileAndField) {
   }
 }
 
+// Found by fuzz_hf_config (UBSan: signed overflow in num_parameters): sizes whose products overflow int64 are
+// refused when parsed, naming them; large sizes that fit still count exactly.
+TEST(HfConfig, SizesWhoseParameterCountOverflowsAreRefused) {
+  json big = json::parse(kQwen3_0_6B);
+  big["vocab_size"] = int64_t{1} << 40;  // tied embeddings of 2^40 x 1024 = 2^50, plus the released 0.6B's layers
+  EXPECT_EQ(parse_qwen3_config(big, "/models/q/config.json").num_parameters(),
+            596049920 - 151936 * 1024 + (int64_t{1} << 50));
+  for (const auto& [field, value] : std::vector<std::pair<std::string, int64_t>>{
+           {"vocab_size", INT64_MAX}, {"intermediate_size", int64_t{1} << 52}, {"num_hidden_layers", INT64_MAX / 2}}) {
+    SCOPED_TRACE(field);
+    json j = json::parse(kQwen3_0_6B);
+    j[field] = value;
+    EXPECT_STATUS_ERROR(parse_qwen3_config(j, "/models/q/config.json"), StatusCode::kInvalidArgument,
+                        {"/models/q/config.json", "vocab_size", "hidden_size", std::to_string(value), "2^63"});
+  }
+}
+
 TEST(HfConfig, FileErrors) {
   ScratchDir dir;
   EXPECT_STATUS_ERROR(load_qwen3_config(dir.file("config.json")), StatusCode::kNotFound, {dir.file("config.json")});

@@ -124,6 +124,28 @@ TEST(TokenShards, ShardFromAnotherPreparationIsCaught) {
   expect_data_loss(a, "does not match");
 }
 
+// dataset.json's shard names stay inside the dataset directory, even when the file they reach would match.
+TEST(TokenShards, ShardNamesOutsideTheDatasetAreRefused) {
+  const std::string dir = fresh_dir("escape"), other = fresh_dir("escape_other");
+  write_docs(other, sample_docs(), 1000);
+  const TokenDatasetIndex index = write_docs(dir, sample_docs(), 1000);
+  std::filesystem::create_symlink(other + "/shard-00000.tok", dir + "/linked.tok");
+  const std::string up = "../" + std::filesystem::path(other).filename().string() + "/shard-00000.tok";
+  for (const std::string& name : {up, other + "/shard-00000.tok", std::string("linked.tok")}) {
+    TokenDatasetIndex edited = index;
+    edited.shards[0].name = name;
+    write_token_dataset_index(dir, edited);
+    try {
+      open_token_dataset(dir);
+      ADD_FAILURE() << name << " was opened";
+    } catch (const StatusError& e) {
+      EXPECT_EQ(e.code(), StatusCode::kInvalidArgument) << e.what();
+      for (const std::string& part : {dir + "/dataset.json", std::string("shards[0].name"), name})
+        EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << e.what();
+    }
+  }
+}
+
 TEST(TokenShards, MissingIndexSaysHowToMakeOne) {
   const std::string dir = fresh_dir("noindex");
   try {

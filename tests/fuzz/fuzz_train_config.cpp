@@ -1,0 +1,34 @@
+// Fuzz target: the YAML SFT config through parse_train_config (its only entry point used here: the parser's
+// internals are free to change). The input is the YAML text, optionally followed by a NUL byte and "--set"
+// overrides, one per line.
+#include <yaml-cpp/exceptions.h>
+
+#include <algorithm>
+
+#include "fuzz_util.h"
+#include "train/train_config.h"
+
+using namespace stepwise;
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const std::string input = fuzz::as_string(data, size);
+  const size_t nul = input.find('\0');
+  const std::string yaml = input.substr(0, nul);
+  std::vector<std::string> overrides;
+  for (size_t begin = nul == std::string::npos ? input.size() + 1 : nul + 1; begin <= input.size();) {
+    const size_t end = std::min(input.find('\n', begin), input.size());
+    overrides.push_back(input.substr(begin, end - begin));
+    begin = end + 1;
+  }
+  fuzz::refusing_with_status_errors([&] {
+    try {
+      parse_train_config(yaml, "fuzz.yaml", overrides);
+    } catch (const YAML::Exception&) {
+      // Known finding, expected until src/train/train_config.cpp is fixed (its rewrite is under way): a key that
+      // is not a scalar ("[a]: 1", corpus/fuzz_train_config/regression-*) escapes as yaml-cpp's bad conversion
+      // instead of a StatusError. Remove this catch with the fix, and enable
+      // TrainConfigRegression.DISABLED_NonScalarKeyIsAStatusError (tests/train/train_config_regression_test.cpp).
+    }
+  });
+  return 0;
+}
