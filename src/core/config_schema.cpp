@@ -105,8 +105,14 @@ void ConfigSchemaBase::parse_into(void* config, const std::string& yaml_text, co
   for (const std::string& o : overrides) apply_override(root, o, loc.overridden_);
 
   const auto line_of = [](const YAML::Node& n) { return n.Mark().line >= 0 ? n.Mark().line + 1 : -1; };
+  // Names are words: a list or mapping used as a key ("[a]: 1") is refused here, where its line is known.
+  const auto name_of = [&](const YAML::Node& key, const char* what) {
+    if (!key.IsScalar())
+      invalid_argument(source, ":", line_of(key), ": a ", what, " name must be a word, got ", kind(key));
+    return key.Scalar();
+  };
   for (const auto& kv : root) {
-    const std::string name = kv.first.as<std::string>();
+    const std::string name = name_of(kv.first, "section");
     if (line_of(kv.first) > 0) loc.lines_.emplace_back(name, line_of(kv.first));
     bool known = false;
     for (const auto& [s, doc] : sections_) known |= s == name;
@@ -120,7 +126,7 @@ void ConfigSchemaBase::parse_into(void* config, const std::string& yaml_text, co
       invalid_argument(loc.where(name), ": ", name, " must be a mapping of keys, got ", kind(section));
     if (!section.IsMap()) continue;
     for (const auto& field : section) {
-      const std::string key = name + "." + field.first.as<std::string>();
+      const std::string key = name + "." + name_of(field.first, "key");
       if (line_of(field.second) > 0) loc.lines_.emplace_back(key, line_of(field.second));
       bool declared = false;
       for (const ConfigFieldInfo& f : infos_) declared |= f.key == key;
