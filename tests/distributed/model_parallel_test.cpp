@@ -18,11 +18,11 @@
 #include <gtest/gtest.h>
 #include <mpi.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <algorithm>
 #include <map>
 
 #include "../common/numerics.h"
@@ -50,7 +50,7 @@ struct Layout {
 // u = 2^-24 relative to the partials' magnitudes where the single process rounds once. (Reduction lengths enter
 // only through f64 accumulation, n * 2^-53 < 1e-13 for the fixtures' n <= 1000.) Split sums:
 //   TP forward:  2 per layer (the row-parallel o_proj and down_proj outputs; the embedding's all-reduce adds
-//                zeros, which is exact), and the LM head's sums of exponentials;
+//                zeros, which is exact), and the LM head's sums of exponentials (the loss only, see loss_bound);
 //   TP backward: 2 per layer (the q/k/v and gate/up input gradients), 1 for the LM head's input gradient and 1
 //                for the replicated q/k-norm gradients (finish_gradients);
 //   DP:          1, the gradient block (every element: a sum over the DP ranks' documents).
@@ -60,17 +60,21 @@ struct Layout {
 
 // Split sums on the path to each quantity, times their p + 1 roundings.
 double tp_forward_roundings(const Layout& l, int64_t layers) { return l.tp > 1 ? 2.0 * layers * (l.tp + 1) : 0; }
-double tp_backward_roundings(const Layout& l, int64_t layers) { return l.tp > 1 ? (2.0 * layers + 2) * (l.tp + 1) : 0; }
+double tp_backward_roundings(const Layout& l, int64_t layers) {
+  return l.tp > 1 ? (2.0 * layers + 2) * (l.tp + 1) : 0;
+}
 double dp_roundings(const Layout& l) { return l.dp > 1 ? l.dp + 1.0 : 0; }
 
 // Logits (max-norm relative): the forward only. Zero without TP: DP ranks hold the single process's weights.
-double logits_bound(const Layout& l, int64_t layers) { return tp_forward_roundings(l, layers) * kF32Unit * kConditioning; }
+double logits_bound(const Layout& l, int64_t layers) {
+  return tp_forward_roundings(l, layers) * kF32Unit * kConditioning;
+}
 // The mean loss: what the logits' bound allows (fixture.h: twice their largest change, relative to the loss), plus
 // the split sums of positive terms, which no conditioning amplifies: over TP the LM head's sums of exponentials
 // (log-sum-exp moves by their relative error, at most (tp + 1) u, which relative to a loss above 1 nat is less),
 // over DP the ranks' loss sums.
-double loss_bound(const Layout& l, int64_t layers, double logit_scale) {
-  return loss_bound_from_logits(logits_bound(l, layers), logit_scale) +
+double loss_bound(const Layout& l, int64_t layers, double scale) {
+  return loss_bound_from_logits(logits_bound(l, layers), scale) +
          ((l.tp > 1 ? l.tp + 1.0 : 0) + dp_roundings(l)) * kF32Unit;
 }
 // A gradient (per tensor, L2): the whole forward, the backward from the head down, and the DP sum.
@@ -225,7 +229,7 @@ class ParallelQwen3 : public ::testing::TestWithParam<std::tuple<std::string, La
   // returns the largest error relative to its bound.
   double expect_single_process_results(double loss, double norm, const std::vector<std::vector<float>>& grads,
                                        double ref_loss, double ref_norm, const std::string& when) {
-    const double lb = loss_bound(layout_, layers_, single_process_logit_scale(ref_loss));
+    const double lb = loss_bound(layout_, layers_, logit_scale(*ref_, batch_, ref_loss));
     EXPECT_LE(rel_error(loss, ref_loss), lb) << when;
     EXPECT_LE(rel_error(norm, ref_norm), norm_bound(layout_, layers_)) << when;
     double worst = 0;
@@ -237,12 +241,6 @@ class ParallelQwen3 : public ::testing::TestWithParam<std::tuple<std::string, La
     }
     return std::max({rel_error(loss, ref_loss) / lb, rel_error(norm, ref_norm) / norm_bound(layout_, layers_),
                      worst / gradient_bound(layout_, layers_)});
-  }
-  // max |logit| / loss of the single process at its current weights: how the logits' bound reaches the loss.
-  double single_process_logit_scale(double loss) {
-    double largest = 0;
-    for (float x : ref_->forward_logits(batch_).to_f32_vector()) largest = std::max(largest, std::fabs(double{x}));
-    return largest / loss;
   }
   // Claim 2's check: every parameter, m and v of the layout (gathered over TP, and over DP for ZeRO-1) has the bits
   // of the single process's.
@@ -323,7 +321,7 @@ TEST_P(ParallelQwen3, GradientsLossAndLogitsMatchSingleProcess) {
   const std::vector<std::vector<float>> grads = reduced_gradients(*model_);
   expect_single_process_results(loss, norm, grads, ref_loss, ref_norm, "at the checkpoint's weights");
   report("loss rel error vs single process", rel_error(loss, ref_loss),
-         loss_bound(layout_, layers_, single_process_logit_scale(ref_loss)));
+         loss_bound(layout_, layers_, logit_scale(*ref_, batch_, ref_loss)));
   report("grad norm rel error vs single process", rel_error(norm, ref_norm), norm_bound(layout_, layers_));
   double worst = 0;
   for (size_t i = 0; i < grads.size(); ++i)
@@ -407,7 +405,7 @@ TEST_P(ParallelQwen3, ThreeStepsEndToEndMatchWhereWellConditioned) {
   }
   EXPECT_EQ(opt.steps_taken(), 3);
   const double after = model_->forward_loss(batch_).mean(), mirror_after = ref_->forward_loss(batch_).mean();
-  const double after_bound = loss_bound(layout_, layers_, single_process_logit_scale(mirror_after));
+  const double after_bound = loss_bound(layout_, layers_, logit_scale(*ref_, batch_, mirror_after));
   EXPECT_LE(rel_error(after, mirror_after), after_bound);
   report("3 steps: worst (loss, norm, gradient) error / bound vs the single process at the same weights",
          std::max(worst, rel_error(after, mirror_after) / after_bound), 1);

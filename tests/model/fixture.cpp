@@ -35,6 +35,12 @@ double Fixture::logit_scale() const {
   return largest / ref_f64("loss")[0];
 }
 
+double logit_scale(Qwen3Model& model, const TokenBatch& batch, double loss) {
+  double largest = 0;
+  for (float x : model.forward_logits(batch).to_f32_vector()) largest = std::max(largest, std::fabs(double{x}));
+  return largest / loss;
+}
+
 TokenBatch Fixture::packed_batch() const {
   TokenBatch b;
   for (int64_t r = 0; r < rows; ++r) b.add_document(row_tokens(r), row_labels(r));

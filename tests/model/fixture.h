@@ -9,6 +9,7 @@
 #include "io/hf_config.h"
 #include "io/safetensors.h"
 #include "model/batch.h"
+#include "model/qwen3.h"
 
 namespace stepwise::testing {
 
@@ -43,9 +44,11 @@ constexpr double kConditioning = 10;
 inline double fixture_logits_bound(int64_t layers) { return (20.0 * layers + 4) * kF32Unit * kConditioning; }
 // The mean loss: each token's log-sum-exp and target logit move by at most the logits' largest change, so the loss
 // by at most twice that; relative to the loss, 2 * (logits bound) * max |logit| / loss (logit_scale()).
-inline double loss_bound_from_logits(double logits_bound, double logit_scale) {
-  return 2 * logits_bound * logit_scale;
+inline double loss_bound_from_logits(double logits_bound, double scale) {
+  return 2 * logits_bound * scale;
 }
+// max |logit| / loss of a model on a batch (the logit scale at other weights than the reference's).
+double logit_scale(Qwen3Model& model, const TokenBatch& batch, double loss);
 // A gradient, L2 relative per tensor; also the global gradient norm, which moves by at most the whole model's.
 inline double fixture_gradient_bound(int64_t layers) {
   return (20.0 * layers + 4 + 40.0 * layers + 2) * kF32Unit * kConditioning;
@@ -54,10 +57,10 @@ inline double fixture_gradient_bound(int64_t layers) {
 // leaves out the elements whose gradient came within the rounding noise of zero, where AdamW's first update,
 // lr * g / (|g| + eps), turns a rounding-level difference into up to 2 lr (issue 11): they are few (in qwen3-tiny-a
 // 51 of 175,040 have |g| < 1e-7), far fewer than half of any tensor. For the others AdamW's update
-// lr * m / (sqrt(v) + eps) moves by at most 2 eps relative when the gradients move by eps relative (m linearly,
-// sqrt(v) by at most as much), i.e. by 2 lr eps per step, with eps the gradient bound (assumed to hold at the later
-// steps too: the few amplified weights perturb the gradients by far less, 4e-6 relative in tiny-b's norm); and the
-// f32 optimizer rounds each weight twice per step (decay, update), 2 u |w|.
+// lr * m / (sqrt(v) + eps), at most lr, moves by at most 2e relative when the gradients move by e relative (m
+// linearly, sqrt(v) by at most as much): by 2 lr e per step, with e the gradient bound (assumed to hold at the
+// later steps too: the few amplified weights perturb the gradients far less, 4e-6 relative in tiny-b's norm); and
+// the f32 optimizer rounds each weight twice per step (decay, update), 2 u |w|.
 inline double fixture_median_weight_bound(int64_t layers, int steps, double lr, double max_abs_weight) {
   return steps * (2 * lr * fixture_gradient_bound(layers) + 2 * kF32Unit * max_abs_weight);
 }
