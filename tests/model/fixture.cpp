@@ -1,4 +1,4 @@
-// Loading the Hugging Face fixtures.
+// Loading the Hugging Face fixtures, and the logit scale that carries a bound on the logits over to the loss.
 #include "fixture.h"
 
 #include <algorithm>
