@@ -1,7 +1,15 @@
-// CPU causal grouped-query attention over packed sequences, forward and backward. Work is split into blocks of
-// queries; each block's scores against its visible keys are formed with single-threaded sgemm calls (OpenBLAS's
-// OpenMP build runs serially inside our parallel loop), so no T x T matrix is ever held whole. The backward pass
-// recomputes probabilities from the saved log-sum-exp, as the flash-attention kernels on the GPU do.
+// CPU causal grouped-query attention over packed sequences, forward and backward, accumulated in f64. Work is split
+// into blocks of queries; each block's scores against its visible keys are f64 dgemm products of f64 copies of the
+// f32 operands (single-threaded calls: OpenBLAS's OpenMP build runs serially inside our parallel loop), the softmax
+// and its gradient are f64, and only the results (out, lse, dq, dk, dv) are rounded to f32. No T x T matrix is
+// ever held whole. The backward pass recomputes probabilities from the saved log-sum-exp, as the flash-attention
+// kernels on the GPU do.
+// Why f64, as in matmul.cpp: the CPU path is the reference, and its results must not depend on which kernels
+// OpenBLAS picks for the CPU it runs on. f32 sgemm kernels (Haswell, SkylakeX, Prescott, ...) add in different
+// orders, and their last-bit differences reach gradient elements near AdamW's eps, where the first step turns them
+// into O(lr) weight differences (issue 11). The f64 kernels differ by ~1e-16 relative, far below the final f32
+// rounding (6e-8), so every kernel family gives the same f32 results but for values within 1e-16 of a rounding
+// boundary (a chance of ~1e-9 per element).
 #include <cblas.h>
 
 #include <algorithm>
@@ -30,23 +38,27 @@ Geometry geometry(const Tensor& q, const Tensor& k, const SeqLayout& seqs) {
           seqs.cu_k.data_as<int32_t>(), seqs.cu_q.numel() - 1};
 }
 
-// c[m, n] = alpha * a[m, k] @ b^T (b: [n, k]) + beta * c, with row strides.
-void gemm_nt(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const float* b, int64_t ldb,
-             float beta, float* c, int64_t ldc) {
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(m), static_cast<int>(n), static_cast<int>(k),
-              alpha, a, static_cast<int>(lda), b, static_cast<int>(ldb), beta, c, static_cast<int>(ldc));
+// dst = the first `rows` rows of one head (hd values each, row stride ld) as contiguous f64 [rows, hd].
+void head_rows_to_f64(std::vector<double>& dst, const float* src, int64_t ld, int64_t rows, int64_t hd) {
+  dst.resize(static_cast<size_t>(rows * hd));
+  for (int64_t r = 0; r < rows; ++r)
+#pragma omp simd
+    for (int64_t e = 0; e < hd; ++e) dst[r * hd + e] = src[r * ld + e];
 }
-// c[m, n] = alpha * a[m, k] @ b[k, n] + beta * c.
-void gemm_nn(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const float* b, int64_t ldb,
-             float beta, float* c, int64_t ldc) {
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(m), static_cast<int>(n), static_cast<int>(k),
-              alpha, a, static_cast<int>(lda), b, static_cast<int>(ldb), beta, c, static_cast<int>(ldc));
+// The inverse: contiguous f64 [rows, hd] rounded into one head's rows of an f32 tensor with row stride ld.
+void head_rows_to_f32(float* dst, int64_t ld, const double* src, int64_t rows, int64_t hd) {
+  for (int64_t r = 0; r < rows; ++r)
+#pragma omp simd
+    for (int64_t e = 0; e < hd; ++e) dst[r * ld + e] = static_cast<float>(src[r * hd + e]);
 }
-// c[m, n] = alpha * a^T @ b (a: [k, m], b: [k, n]) + beta * c.
-void gemm_tn(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const float* b, int64_t ldb,
-             float beta, float* c, int64_t ldc) {
-  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, static_cast<int>(m), static_cast<int>(n), static_cast<int>(k),
-              alpha, a, static_cast<int>(lda), b, static_cast<int>(ldb), beta, c, static_cast<int>(ldc));
+
+// c[m, n] = alpha * op(a) op(b) + beta * c on contiguous row-major f64 matrices; a is [m, k] (or [k, m] with
+// trans_a), b is [k, n] (or [n, k] with trans_b).
+void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha, const double* a,
+          const double* b, double beta, double* c) {
+  cblas_dgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
+              static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), alpha, a,
+              static_cast<int>(trans_a ? m : k), b, static_cast<int>(trans_b ? k : n), beta, c, static_cast<int>(n));
 }
 
 // Number of keys query row i (0-based in its sequence) may see.
@@ -72,23 +84,31 @@ void attention_forward(Tensor& out, Tensor& lse, const Tensor& q, const Tensor& 
 
 #pragma omp parallel
   {
-    std::vector<float> p;
+    std::vector<double> qd, kd, vd, p, o;
 #pragma omp for schedule(dynamic, 1)
     for (size_t it = 0; it < items.size(); ++it) {
       const Item w = items[it];
       const int64_t q0 = g.cu_q[w.s], lq = g.cu_q[w.s + 1] - q0, k0 = g.cu_k[w.s], lk = g.cu_k[w.s + 1] - k0;
       const int64_t rows = std::min(kQueryBlock, lq - w.i0), kmax = visible_keys(w.i0 + rows - 1, lq, lk);
-      const int64_t kh = w.h / g.group;
-      const float* qb = qp + ((q0 + w.i0) * g.hq + w.h) * g.hd;
-      const float* kb = kp + (k0 * g.hkv + kh) * g.hd;
-      const float* vb = vp + (k0 * g.hkv + kh) * g.hd;
-      float* ob = op + ((q0 + w.i0) * g.hq + w.h) * g.hd;
-      p.resize(static_cast<size_t>(rows * std::max<int64_t>(kmax, 1)));
-      if (kmax > 0) gemm_nt(rows, kmax, g.hd, scale, qb, g.ld_q(), kb, g.ld_kv(), 0.0f, p.data(), kmax);
+      const int64_t kh = w.h / g.group, hd = g.hd;
+      float* ob = op + ((q0 + w.i0) * g.hq + w.h) * hd;
+      float* lb = lp + (q0 + w.i0) * g.hq + w.h;
+      if (kmax == 0) {
+        for (int64_t r = 0; r < rows; ++r) {
+          std::fill(ob + r * g.ld_q(), ob + r * g.ld_q() + hd, 0.0f);
+          lb[r * g.hq] = -INFINITY;
+        }
+        continue;
+      }
+      head_rows_to_f64(qd, qp + ((q0 + w.i0) * g.hq + w.h) * hd, g.ld_q(), rows, hd);
+      head_rows_to_f64(kd, kp + (k0 * g.hkv + kh) * hd, g.ld_kv(), kmax, hd);
+      head_rows_to_f64(vd, vp + (k0 * g.hkv + kh) * hd, g.ld_kv(), kmax, hd);
+      p.resize(static_cast<size_t>(rows * kmax));
+      gemm(false, true, rows, kmax, hd, scale, qd.data(), kd.data(), 0.0, p.data());
       for (int64_t r = 0; r < rows; ++r) {
-        float* pr = p.data() + r * kmax;
+        double* pr = p.data() + r * kmax;
         const int64_t vis = visible_keys(w.i0 + r, lq, lk);
-        float mx = -INFINITY;
+        double mx = -INFINITY;
         for (int64_t j = 0; j < vis; ++j) mx = std::max(mx, pr[j]);
         double sum = 0;
 #pragma omp simd reduction(+ : sum)
@@ -96,22 +116,23 @@ void attention_forward(Tensor& out, Tensor& lse, const Tensor& q, const Tensor& 
           pr[j] = std::exp(pr[j] - mx);
           sum += pr[j];
         }
-        const float inv = vis > 0 ? static_cast<float>(1.0 / sum) : 0.0f;
+        const double inv = vis > 0 ? 1.0 / sum : 0.0;
+#pragma omp simd
         for (int64_t j = 0; j < vis; ++j) pr[j] *= inv;
-        std::fill(pr + vis, pr + kmax, 0.0f);
-        lp[(q0 + w.i0 + r) * g.hq + w.h] = vis > 0 ? mx + static_cast<float>(std::log(sum)) : -INFINITY;
+        std::fill(pr + vis, pr + kmax, 0.0);
+        lb[r * g.hq] = vis > 0 ? static_cast<float>(mx + std::log(sum)) : -INFINITY;
       }
-      if (kmax > 0)
-        gemm_nn(rows, g.hd, kmax, 1.0f, p.data(), kmax, vb, g.ld_kv(), 0.0f, ob, g.ld_q());
-      else
-        for (int64_t r = 0; r < rows; ++r) std::fill(ob + r * g.ld_q(), ob + r * g.ld_q() + g.hd, 0.0f);
+      o.resize(static_cast<size_t>(rows * hd));
+      gemm(false, false, rows, hd, kmax, 1.0, p.data(), vd.data(), 0.0, o.data());
+      head_rows_to_f32(ob, g.ld_q(), o.data(), rows, hd);
     }
   }
 }
 
 // With P = softmax(S), S = scale * q k^T and D_i = dO_i . O_i:
 //   dV = P^T dO;  dS = P * (dO V^T - D);  dQ = scale * dS K;  dK = scale * dS^T Q.
-// One work item per (sequence, KV head) owns that head's dK and dV rows, so no two threads write the same row.
+// One work item per (sequence, KV head) owns that head's dK and dV rows, accumulated in f64 over the query blocks
+// and heads of its group, so no two threads write the same row.
 void attention_backward(Tensor& dq, Tensor& dk, Tensor& dv, const Tensor& dout, const Tensor& q, const Tensor& k,
                         const Tensor& v, const Tensor& out, const Tensor& lse, const SeqLayout& seqs, float scale) {
   const Geometry g = geometry(q, k, seqs);
@@ -124,60 +145,63 @@ void attention_backward(Tensor& dq, Tensor& dk, Tensor& dv, const Tensor& dout, 
   float* dqp = dq.data_as<float>();
   float* dkp = dk.data_as<float>();
   float* dvp = dv.data_as<float>();
-  dk.zero();
+  dk.zero();  // rows outside every sequence
   dv.zero();
 
   const int64_t items = g.n_seqs * g.hkv;
 #pragma omp parallel
   {
-    std::vector<float> p, dp;
+    std::vector<double> kd, vd, dkd, dvd, qd, dod, p, dp, dqd;
 #pragma omp for schedule(dynamic, 1)
     for (int64_t it = 0; it < items; ++it) {
-      const int64_t s = it / g.hkv, kh = it % g.hkv;
+      const int64_t s = it / g.hkv, kh = it % g.hkv, hd = g.hd;
       const int64_t q0 = g.cu_q[s], lq = g.cu_q[s + 1] - q0, k0 = g.cu_k[s], lk = g.cu_k[s + 1] - k0;
-      const float* kb = kp + (k0 * g.hkv + kh) * g.hd;
-      const float* vb = vp + (k0 * g.hkv + kh) * g.hd;
-      float* dkb = dkp + (k0 * g.hkv + kh) * g.hd;
-      float* dvb = dvp + (k0 * g.hkv + kh) * g.hd;
+      head_rows_to_f64(kd, kp + (k0 * g.hkv + kh) * hd, g.ld_kv(), lk, hd);
+      head_rows_to_f64(vd, vp + (k0 * g.hkv + kh) * hd, g.ld_kv(), lk, hd);
+      dkd.assign(static_cast<size_t>(lk * hd), 0.0);
+      dvd.assign(static_cast<size_t>(lk * hd), 0.0);
       for (int64_t h = kh * g.group; h < (kh + 1) * g.group; ++h) {
         for (int64_t i0 = 0; i0 < lq; i0 += kQueryBlock) {
           const int64_t rows = std::min(kQueryBlock, lq - i0), kmax = visible_keys(i0 + rows - 1, lq, lk);
           const int64_t row0 = (q0 + i0) * g.hq + h;
-          const float* qb = qp + row0 * g.hd;
-          const float* ob = op + row0 * g.hd;
-          const float* dob = dop + row0 * g.hd;
-          float* dqb = dqp + row0 * g.hd;
+          float* dqb = dqp + row0 * hd;
           if (kmax == 0) {
-            for (int64_t r = 0; r < rows; ++r) std::fill(dqb + r * g.ld_q(), dqb + r * g.ld_q() + g.hd, 0.0f);
+            for (int64_t r = 0; r < rows; ++r) std::fill(dqb + r * g.ld_q(), dqb + r * g.ld_q() + hd, 0.0f);
             continue;
           }
+          head_rows_to_f64(qd, qp + row0 * hd, g.ld_q(), rows, hd);
+          head_rows_to_f64(dod, dop + row0 * hd, g.ld_q(), rows, hd);
           p.resize(static_cast<size_t>(rows * kmax));
           dp.resize(static_cast<size_t>(rows * kmax));
-          gemm_nt(rows, kmax, g.hd, scale, qb, g.ld_q(), kb, g.ld_kv(), 0.0f, p.data(), kmax);
-          gemm_nt(rows, kmax, g.hd, 1.0f, dob, g.ld_q(), vb, g.ld_kv(), 0.0f, dp.data(), kmax);
+          gemm(false, true, rows, kmax, hd, scale, qd.data(), kd.data(), 0.0, p.data());
+          gemm(false, true, rows, kmax, hd, 1.0, dod.data(), vd.data(), 0.0, dp.data());
           for (int64_t r = 0; r < rows; ++r) {
-            float* pr = p.data() + r * kmax;
-            float* dpr = dp.data() + r * kmax;
+            double* pr = p.data() + r * kmax;
+            double* dpr = dp.data() + r * kmax;
             const int64_t vis = visible_keys(i0 + r, lq, lk);
-            const float l = lp[(q0 + i0 + r) * g.hq + h];
-            const float* o_r = ob + r * g.ld_q();
-            const float* do_r = dob + r * g.ld_q();
-            float d = 0;
+            const double l = lp[(q0 + i0 + r) * g.hq + h];
+            const float* o_r = op + row0 * hd + r * g.ld_q();
+            const double* do_r = dod.data() + r * hd;
+            double d = 0;
 #pragma omp simd reduction(+ : d)
-            for (int64_t e = 0; e < g.hd; ++e) d += do_r[e] * o_r[e];
+            for (int64_t e = 0; e < hd; ++e) d += do_r[e] * o_r[e];
 #pragma omp simd
             for (int64_t j = 0; j < vis; ++j) {
               pr[j] = std::exp(pr[j] - l);
               dpr[j] = pr[j] * (dpr[j] - d) * scale;  // dS, scaled for dQ and dK
             }
-            std::fill(pr + vis, pr + kmax, 0.0f);
-            std::fill(dpr + vis, dpr + kmax, 0.0f);
+            std::fill(pr + vis, pr + kmax, 0.0);
+            std::fill(dpr + vis, dpr + kmax, 0.0);
           }
-          gemm_tn(kmax, g.hd, rows, 1.0f, p.data(), kmax, dob, g.ld_q(), 1.0f, dvb, g.ld_kv());
-          gemm_nn(rows, g.hd, kmax, 1.0f, dp.data(), kmax, kb, g.ld_kv(), 0.0f, dqb, g.ld_q());
-          gemm_tn(kmax, g.hd, rows, 1.0f, dp.data(), kmax, qb, g.ld_q(), 1.0f, dkb, g.ld_kv());
+          gemm(true, false, kmax, hd, rows, 1.0, p.data(), dod.data(), 1.0, dvd.data());
+          dqd.resize(static_cast<size_t>(rows * hd));
+          gemm(false, false, rows, hd, kmax, 1.0, dp.data(), kd.data(), 0.0, dqd.data());
+          head_rows_to_f32(dqb, g.ld_q(), dqd.data(), rows, hd);
+          gemm(true, false, kmax, hd, rows, 1.0, dp.data(), qd.data(), 1.0, dkd.data());
         }
       }
+      head_rows_to_f32(dkp + (k0 * g.hkv + kh) * hd, g.ld_kv(), dkd.data(), lk, hd);
+      head_rows_to_f32(dvp + (k0 * g.hkv + kh) * hd, g.ld_kv(), dvd.data(), lk, hd);
     }
   }
 }

@@ -6,6 +6,7 @@
 
 #include <cmath>
 
+#include "core/rng.h"
 #include "core/status.h"
 #include "distributed/process_grid.h"
 
@@ -75,17 +76,45 @@ TEST_F(Collectives, AllReduceSumAndMaxEveryDType) {
       }
 }
 
+// x rounded to bf16 (8 significant bits), to nearest with ties to even, computed in double independently of the
+// library: the multiple of x's spacing nearest to x (nearbyint rounds ties to even).
+double round_to_bf16(double x) {
+  if (x == 0) return 0;
+  const double spacing = std::ldexp(1.0, std::ilogb(x) - 7);
+  return std::nearbyint(x / spacing) * spacing;
+}
+
+// A bf16 sum is the f32 sum rounded to bf16, exactly. Each element has two nonzero addends, from group ranks 0 and
+// 1 (the others add zeros, exactly), so the result is bf16(a + b) whatever order the reduction takes; a + b is
+// exact in f32 (bf16 addends within 2^16 of each other). The addends make every kind of rounding: exact, down, up,
+// ties to even down and up (truncation, or rounding ties away, gets some of them wrong), and random ones.
 TEST_F(Collectives, Bf16SumRoundsLikeF32ThenBf16) {
-  const int p = grid_.world->size();
-  std::vector<float> mine;
-  for (int i = 0; i < 64; ++i)
-    mine.push_back(0.01f * static_cast<float>(i + 1) * static_cast<float>(grid_.world_rank + 1));
-  Tensor t = make(DType::kBF16, mine);
-  grid_.world->all_reduce(t, ReduceOp::kSum);
-  const std::vector<float> got = t.to_f32_vector();
-  for (int i = 0; i < 64; ++i) {
-    const double want = 0.01 * (i + 1) * p * (p + 1) / 2;
-    EXPECT_NEAR(got[i], want, 1.5e-2 * want) << i;  // bf16 keeps 8 bits: a few roundings of 2^-8 each
+  std::vector<std::pair<double, double>> addends = {
+      {1.0, 0x1p-7},                  // exact
+      {1.0, 0x1p-9},                  // below half a spacing: down
+      {1.0, 0x1.8p-8},                // above: up
+      {1.0, 0x1p-8},                  // a tie: to the even 1.0
+      {1.0 + 0x1p-7, 0x1p-8},         // a tie: to the even 1 + 2^-6
+      {-(1.0 + 0x1p-7), -0x1p-8},     // the same, negative
+      {1.5, 0.75},                    // into the next binade
+      {3.0, -2.0 - 0x1p-6}};          // cancellation
+  Rng rng(7);
+  while (addends.size() < 64)
+    addends.emplace_back(round_to_bf16(rng.normal() * 4), round_to_bf16(rng.normal() * 4));
+  int64_t inexact = 0;
+  for (const auto& [a, b] : addends) inexact += round_to_bf16(a + b) != a + b;
+  ASSERT_GE(inexact, 5);
+  for (Communicator* c : groups()) {
+    if (c->size() < 2) continue;
+    std::vector<float> mine;
+    for (const auto& [a, b] : addends) mine.push_back(static_cast<float>(c->rank() == 0 ? a : c->rank() == 1 ? b : 0));
+    Tensor t = make(DType::kBF16, mine);
+    ASSERT_EQ(t.to_f32_vector(), mine) << "the addends are not bf16 values";
+    c->all_reduce(t, ReduceOp::kSum);
+    const std::vector<float> got = t.to_f32_vector();
+    for (size_t i = 0; i < addends.size(); ++i)
+      EXPECT_EQ(got[i], round_to_bf16(addends[i].first + addends[i].second))
+          << c->name() << ": " << addends[i].first << " + " << addends[i].second;
   }
 }
 

@@ -57,7 +57,7 @@ class GpuModel : public ::testing::TestWithParam<std::tuple<std::string, DType>>
 TEST_P(GpuModel, LogitsLossAndGradientsMatchReference) {
   const TokenBatch batch = fx_->packed_batch();
   const std::vector<float> logits = model_->forward_logits(batch).to_f32_vector();
-  const double logits_err = max_rel_error(logits, fx_->ref_f64("logits"));
+  const double logits_err = rel_error(logits, fx_->ref_f64("logits"), Norm::kMax);
   std::printf("  %-48s max rel error %.3g (tolerance %.0e)\n", tag("logits").c_str(), logits_err, tol_.logits);
   EXPECT_LE(logits_err, tol_.logits);
 
@@ -69,7 +69,7 @@ TEST_P(GpuModel, LogitsLossAndGradientsMatchReference) {
   EXPECT_LE(loss_err, tol_.loss);
   double worst = 0;
   for (const Parameter& p : model_->parameters()) {
-    const double err = norm_rel_error(p.grad.to_f32_vector(), fx_->ref_f64("grad." + p.name));
+    const double err = rel_error(p.grad.to_f32_vector(), fx_->ref_f64("grad." + p.name), Norm::kL2);
     worst = std::max(worst, err);
     EXPECT_LE(err, tol_.grads) << p.name;
   }
@@ -96,7 +96,7 @@ TEST_P(GpuModel, ThreeAdamWStepsMatchReference) {
   }
   double worst = 0;
   for (const Parameter& p : model_->parameters())
-    worst = std::max(worst, norm_rel_error(p.value.to_f32_vector(), fx_->ref_f64("after3." + p.name)));
+    worst = std::max(worst, rel_error(p.value.to_f32_vector(), fx_->ref_f64("after3." + p.name), Norm::kL2));
   std::printf("  %-48s worst parameter norm rel error %.3g (tolerance %.0e)\n", tag("after 3 steps").c_str(), worst,
               tol_.adamw_params);
   EXPECT_LE(worst, tol_.adamw_params);

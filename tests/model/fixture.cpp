@@ -1,4 +1,4 @@
-// Loading the Hugging Face fixtures and comparing against their float64 references.
+// Loading the Hugging Face fixtures, and the logit scale that carries a bound on the logits over to the loss.
 #include "fixture.h"
 
 #include <algorithm>
@@ -29,28 +29,22 @@ std::vector<int32_t> Fixture::row_labels(int64_t r) const {
   return std::vector<int32_t>(labels.begin() + r * cols, labels.begin() + (r + 1) * cols);
 }
 
+double Fixture::logit_scale() const {
+  double largest = 0;
+  for (double x : ref_f64("logits")) largest = std::max(largest, std::fabs(x));
+  return largest / ref_f64("loss")[0];
+}
+
+double logit_scale(Qwen3Model& model, const TokenBatch& batch, double loss) {
+  double largest = 0;
+  for (float x : model.forward_logits(batch).to_f32_vector()) largest = std::max(largest, std::fabs(double{x}));
+  return largest / loss;
+}
+
 TokenBatch Fixture::packed_batch() const {
   TokenBatch b;
   for (int64_t r = 0; r < rows; ++r) b.add_document(row_tokens(r), row_labels(r));
   return b;
-}
-
-double max_rel_error(const std::vector<float>& ours, const std::vector<double>& ref) {
-  double err = 0, scale = 0;
-  for (size_t i = 0; i < ref.size(); ++i) {
-    err = std::max(err, std::fabs(ours[i] - ref[i]));
-    scale = std::max(scale, std::fabs(ref[i]));
-  }
-  return ours.size() == ref.size() ? err / scale : INFINITY;
-}
-
-double norm_rel_error(const std::vector<float>& ours, const std::vector<double>& ref) {
-  double err = 0, scale = 0;
-  for (size_t i = 0; i < ref.size(); ++i) {
-    err += (ours[i] - ref[i]) * (ours[i] - ref[i]);
-    scale += ref[i] * ref[i];
-  }
-  return ours.size() == ref.size() ? std::sqrt(err / scale) : INFINITY;
 }
 
 }  // namespace stepwise::testing
