@@ -9,7 +9,8 @@
 // orders, and their last-bit differences reach gradient elements near AdamW's eps, where the first step turns them
 // into O(lr) weight differences (issue 11). The f64 kernels differ by ~1e-16 relative, far below the final f32
 // rounding (6e-8), so every kernel family gives the same f32 results but for values within 1e-16 of a rounding
-// boundary (a chance of ~1e-9 per element).
+// boundary (a chance of ~1e-9 per element). With CpuAccumulation::kFloat32 the same code accumulates in f32
+// (sgemm, f32 softmax) for runs that need speed rather than the reference.
 #include <cblas.h>
 
 #include <algorithm>
@@ -38,21 +39,25 @@ Geometry geometry(const Tensor& q, const Tensor& k, const SeqLayout& seqs) {
           seqs.cu_k.data_as<int32_t>(), seqs.cu_q.numel() - 1};
 }
 
-// dst = the first `rows` rows of one head (hd values each, row stride ld) as contiguous f64 [rows, hd].
-void head_rows_to_f64(std::vector<double>& dst, const float* src, int64_t ld, int64_t rows, int64_t hd) {
+// The kernels below accumulate in T: double (the reference) or float (CpuAccumulation::kFloat32).
+
+// dst = the first `rows` rows of one head (hd values each, row stride ld) as contiguous T [rows, hd].
+template <class T>
+void head_rows_in(std::vector<T>& dst, const float* src, int64_t ld, int64_t rows, int64_t hd) {
   dst.resize(static_cast<size_t>(rows * hd));
   for (int64_t r = 0; r < rows; ++r)
 #pragma omp simd
     for (int64_t e = 0; e < hd; ++e) dst[r * hd + e] = src[r * ld + e];
 }
-// The inverse: contiguous f64 [rows, hd] rounded into one head's rows of an f32 tensor with row stride ld.
-void head_rows_to_f32(float* dst, int64_t ld, const double* src, int64_t rows, int64_t hd) {
+// The inverse: contiguous T [rows, hd] rounded into one head's rows of an f32 tensor with row stride ld.
+template <class T>
+void head_rows_out(float* dst, int64_t ld, const T* src, int64_t rows, int64_t hd) {
   for (int64_t r = 0; r < rows; ++r)
 #pragma omp simd
     for (int64_t e = 0; e < hd; ++e) dst[r * ld + e] = static_cast<float>(src[r * hd + e]);
 }
 
-// c[m, n] = alpha * op(a) op(b) + beta * c on contiguous row-major f64 matrices; a is [m, k] (or [k, m] with
+// c[m, n] = alpha * op(a) op(b) + beta * c on contiguous row-major matrices; a is [m, k] (or [k, m] with
 // trans_a), b is [k, n] (or [n, k] with trans_b).
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha, const double* a,
           const double* b, double beta, double* c) {
@@ -60,14 +65,19 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double al
               static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), alpha, a,
               static_cast<int>(trans_a ? m : k), b, static_cast<int>(trans_b ? k : n), beta, c, static_cast<int>(n));
 }
+void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, const float* b,
+          float beta, float* c) {
+  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
+              static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), alpha, a,
+              static_cast<int>(trans_a ? m : k), b, static_cast<int>(trans_b ? k : n), beta, c, static_cast<int>(n));
+}
 
 // Number of keys query row i (0-based in its sequence) may see.
 int64_t visible_keys(int64_t i, int64_t lq, int64_t lk) { return std::max<int64_t>(0, std::min(lk, i + (lk - lq) + 1)); }
 
-}  // namespace
-
-void attention_forward(Tensor& out, Tensor& lse, const Tensor& q, const Tensor& k, const Tensor& v,
-                       const SeqLayout& seqs, float scale) {
+template <class T>
+void forward(Tensor& out, Tensor& lse, const Tensor& q, const Tensor& k, const Tensor& v, const SeqLayout& seqs,
+             float scale) {
   const Geometry g = geometry(q, k, seqs);
   const float* qp = q.data_as<float>();
   const float* kp = k.data_as<float>();
@@ -84,7 +94,7 @@ void attention_forward(Tensor& out, Tensor& lse, const Tensor& q, const Tensor& 
 
 #pragma omp parallel
   {
-    std::vector<double> qd, kd, vd, p, o;
+    std::vector<T> qd, kd, vd, p, o;
 #pragma omp for schedule(dynamic, 1)
     for (size_t it = 0; it < items.size(); ++it) {
       const Item w = items[it];
@@ -100,15 +110,15 @@ void attention_forward(Tensor& out, Tensor& lse, const Tensor& q, const Tensor& 
         }
         continue;
       }
-      head_rows_to_f64(qd, qp + ((q0 + w.i0) * g.hq + w.h) * hd, g.ld_q(), rows, hd);
-      head_rows_to_f64(kd, kp + (k0 * g.hkv + kh) * hd, g.ld_kv(), kmax, hd);
-      head_rows_to_f64(vd, vp + (k0 * g.hkv + kh) * hd, g.ld_kv(), kmax, hd);
+      head_rows_in(qd, qp + ((q0 + w.i0) * g.hq + w.h) * hd, g.ld_q(), rows, hd);
+      head_rows_in(kd, kp + (k0 * g.hkv + kh) * hd, g.ld_kv(), kmax, hd);
+      head_rows_in(vd, vp + (k0 * g.hkv + kh) * hd, g.ld_kv(), kmax, hd);
       p.resize(static_cast<size_t>(rows * kmax));
-      gemm(false, true, rows, kmax, hd, scale, qd.data(), kd.data(), 0.0, p.data());
+      gemm(false, true, rows, kmax, hd, T(scale), qd.data(), kd.data(), T(0), p.data());
       for (int64_t r = 0; r < rows; ++r) {
-        double* pr = p.data() + r * kmax;
+        T* pr = p.data() + r * kmax;
         const int64_t vis = visible_keys(w.i0 + r, lq, lk);
-        double mx = -INFINITY;
+        T mx = -INFINITY;
         for (int64_t j = 0; j < vis; ++j) mx = std::max(mx, pr[j]);
         double sum = 0;
 #pragma omp simd reduction(+ : sum)
@@ -116,25 +126,26 @@ void attention_forward(Tensor& out, Tensor& lse, const Tensor& q, const Tensor& 
           pr[j] = std::exp(pr[j] - mx);
           sum += pr[j];
         }
-        const double inv = vis > 0 ? 1.0 / sum : 0.0;
+        const T inv = vis > 0 ? T(1.0 / sum) : T(0);
 #pragma omp simd
         for (int64_t j = 0; j < vis; ++j) pr[j] *= inv;
-        std::fill(pr + vis, pr + kmax, 0.0);
+        std::fill(pr + vis, pr + kmax, T(0));
         lb[r * g.hq] = vis > 0 ? static_cast<float>(mx + std::log(sum)) : -INFINITY;
       }
       o.resize(static_cast<size_t>(rows * hd));
-      gemm(false, false, rows, hd, kmax, 1.0, p.data(), vd.data(), 0.0, o.data());
-      head_rows_to_f32(ob, g.ld_q(), o.data(), rows, hd);
+      gemm(false, false, rows, hd, kmax, T(1), p.data(), vd.data(), T(0), o.data());
+      head_rows_out(ob, g.ld_q(), o.data(), rows, hd);
     }
   }
 }
 
 // With P = softmax(S), S = scale * q k^T and D_i = dO_i . O_i:
 //   dV = P^T dO;  dS = P * (dO V^T - D);  dQ = scale * dS K;  dK = scale * dS^T Q.
-// One work item per (sequence, KV head) owns that head's dK and dV rows, accumulated in f64 over the query blocks
+// One work item per (sequence, KV head) owns that head's dK and dV rows, accumulated in T over the query blocks
 // and heads of its group, so no two threads write the same row.
-void attention_backward(Tensor& dq, Tensor& dk, Tensor& dv, const Tensor& dout, const Tensor& q, const Tensor& k,
-                        const Tensor& v, const Tensor& out, const Tensor& lse, const SeqLayout& seqs, float scale) {
+template <class T>
+void backward(Tensor& dq, Tensor& dk, Tensor& dv, const Tensor& dout, const Tensor& q, const Tensor& k,
+              const Tensor& v, const Tensor& out, const Tensor& lse, const SeqLayout& seqs, float scale) {
   const Geometry g = geometry(q, k, seqs);
   const float* qp = q.data_as<float>();
   const float* kp = k.data_as<float>();
@@ -151,15 +162,15 @@ void attention_backward(Tensor& dq, Tensor& dk, Tensor& dv, const Tensor& dout, 
   const int64_t items = g.n_seqs * g.hkv;
 #pragma omp parallel
   {
-    std::vector<double> kd, vd, dkd, dvd, qd, dod, p, dp, dqd;
+    std::vector<T> kd, vd, dkd, dvd, qd, dod, p, dp, dqd;
 #pragma omp for schedule(dynamic, 1)
     for (int64_t it = 0; it < items; ++it) {
       const int64_t s = it / g.hkv, kh = it % g.hkv, hd = g.hd;
       const int64_t q0 = g.cu_q[s], lq = g.cu_q[s + 1] - q0, k0 = g.cu_k[s], lk = g.cu_k[s + 1] - k0;
-      head_rows_to_f64(kd, kp + (k0 * g.hkv + kh) * hd, g.ld_kv(), lk, hd);
-      head_rows_to_f64(vd, vp + (k0 * g.hkv + kh) * hd, g.ld_kv(), lk, hd);
-      dkd.assign(static_cast<size_t>(lk * hd), 0.0);
-      dvd.assign(static_cast<size_t>(lk * hd), 0.0);
+      head_rows_in(kd, kp + (k0 * g.hkv + kh) * hd, g.ld_kv(), lk, hd);
+      head_rows_in(vd, vp + (k0 * g.hkv + kh) * hd, g.ld_kv(), lk, hd);
+      dkd.assign(static_cast<size_t>(lk * hd), T(0));
+      dvd.assign(static_cast<size_t>(lk * hd), T(0));
       for (int64_t h = kh * g.group; h < (kh + 1) * g.group; ++h) {
         for (int64_t i0 = 0; i0 < lq; i0 += kQueryBlock) {
           const int64_t rows = std::min(kQueryBlock, lq - i0), kmax = visible_keys(i0 + rows - 1, lq, lk);
@@ -169,20 +180,20 @@ void attention_backward(Tensor& dq, Tensor& dk, Tensor& dv, const Tensor& dout, 
             for (int64_t r = 0; r < rows; ++r) std::fill(dqb + r * g.ld_q(), dqb + r * g.ld_q() + hd, 0.0f);
             continue;
           }
-          head_rows_to_f64(qd, qp + row0 * hd, g.ld_q(), rows, hd);
-          head_rows_to_f64(dod, dop + row0 * hd, g.ld_q(), rows, hd);
+          head_rows_in(qd, qp + row0 * hd, g.ld_q(), rows, hd);
+          head_rows_in(dod, dop + row0 * hd, g.ld_q(), rows, hd);
           p.resize(static_cast<size_t>(rows * kmax));
           dp.resize(static_cast<size_t>(rows * kmax));
-          gemm(false, true, rows, kmax, hd, scale, qd.data(), kd.data(), 0.0, p.data());
-          gemm(false, true, rows, kmax, hd, 1.0, dod.data(), vd.data(), 0.0, dp.data());
+          gemm(false, true, rows, kmax, hd, T(scale), qd.data(), kd.data(), T(0), p.data());
+          gemm(false, true, rows, kmax, hd, T(1), dod.data(), vd.data(), T(0), dp.data());
           for (int64_t r = 0; r < rows; ++r) {
-            double* pr = p.data() + r * kmax;
-            double* dpr = dp.data() + r * kmax;
+            T* pr = p.data() + r * kmax;
+            T* dpr = dp.data() + r * kmax;
             const int64_t vis = visible_keys(i0 + r, lq, lk);
-            const double l = lp[(q0 + i0 + r) * g.hq + h];
+            const T l = lp[(q0 + i0 + r) * g.hq + h];
             const float* o_r = op + row0 * hd + r * g.ld_q();
-            const double* do_r = dod.data() + r * hd;
-            double d = 0;
+            const T* do_r = dod.data() + r * hd;
+            T d = 0;
 #pragma omp simd reduction(+ : d)
             for (int64_t e = 0; e < hd; ++e) d += do_r[e] * o_r[e];
 #pragma omp simd
@@ -190,20 +201,36 @@ void attention_backward(Tensor& dq, Tensor& dk, Tensor& dv, const Tensor& dout, 
               pr[j] = std::exp(pr[j] - l);
               dpr[j] = pr[j] * (dpr[j] - d) * scale;  // dS, scaled for dQ and dK
             }
-            std::fill(pr + vis, pr + kmax, 0.0);
-            std::fill(dpr + vis, dpr + kmax, 0.0);
+            std::fill(pr + vis, pr + kmax, T(0));
+            std::fill(dpr + vis, dpr + kmax, T(0));
           }
-          gemm(true, false, kmax, hd, rows, 1.0, p.data(), dod.data(), 1.0, dvd.data());
+          gemm(true, false, kmax, hd, rows, T(1), p.data(), dod.data(), T(1), dvd.data());
           dqd.resize(static_cast<size_t>(rows * hd));
-          gemm(false, false, rows, hd, kmax, 1.0, dp.data(), kd.data(), 0.0, dqd.data());
-          head_rows_to_f32(dqb, g.ld_q(), dqd.data(), rows, hd);
-          gemm(true, false, kmax, hd, rows, 1.0, dp.data(), qd.data(), 1.0, dkd.data());
+          gemm(false, false, rows, hd, kmax, T(1), dp.data(), kd.data(), T(0), dqd.data());
+          head_rows_out(dqb, g.ld_q(), dqd.data(), rows, hd);
+          gemm(true, false, kmax, hd, rows, T(1), dp.data(), qd.data(), T(1), dkd.data());
         }
       }
-      head_rows_to_f32(dkp + (k0 * g.hkv + kh) * hd, g.ld_kv(), dkd.data(), lk, hd);
-      head_rows_to_f32(dvp + (k0 * g.hkv + kh) * hd, g.ld_kv(), dvd.data(), lk, hd);
+      head_rows_out(dkp + (k0 * g.hkv + kh) * hd, g.ld_kv(), dkd.data(), lk, hd);
+      head_rows_out(dvp + (k0 * g.hkv + kh) * hd, g.ld_kv(), dvd.data(), lk, hd);
     }
   }
+}
+
+}  // namespace
+
+// The accumulation is read here, on the calling thread (the OpenMP workers have their own).
+void attention_forward(Tensor& out, Tensor& lse, const Tensor& q, const Tensor& k, const Tensor& v,
+                       const SeqLayout& seqs, float scale) {
+  if (cpu_accumulation() == CpuAccumulation::kFloat32) return forward<float>(out, lse, q, k, v, seqs, scale);
+  forward<double>(out, lse, q, k, v, seqs, scale);
+}
+
+void attention_backward(Tensor& dq, Tensor& dk, Tensor& dv, const Tensor& dout, const Tensor& q, const Tensor& k,
+                        const Tensor& v, const Tensor& out, const Tensor& lse, const SeqLayout& seqs, float scale) {
+  if (cpu_accumulation() == CpuAccumulation::kFloat32)
+    return backward<float>(dq, dk, dv, dout, q, k, v, out, lse, seqs, scale);
+  backward<double>(dq, dk, dv, dout, q, k, v, out, lse, seqs, scale);
 }
 
 }  // namespace stepwise::kernels::cpu
