@@ -98,7 +98,7 @@ void add_bench_cpu_train(CommandLine& cli, CLI::App& bench) {
   add_shape_flags(command, flags->batch, flags->seq);
   add_timing_flags(command, "steps", flags->steps, flags->warmup);
   add_threads_flag(command, flags->threads);
-  command.add_option("--python", flags->python, "the Python that runs the PyTorch baseline")->type_name("PATH");
+  command.add_option("--python", flags->python, "the Python that runs the PyTorch baseline (with PyTorch: Debian's python3-torch)")->type_name("PATH");
   existing_file(command.add_option("--torch-script", flags->script, "the PyTorch baseline")->type_name("FILE"));
   command.add_flag("--no-torch", flags->no_torch, "skip the PyTorch baseline");
   cli.on_run(command, [flags] { return bench_cpu_train(*flags); });

@@ -1,4 +1,6 @@
 // `stepwise bench <name>`: the benchmarks, each declared by its bench_<name>.cpp, and what they share.
+#include <sys/wait.h>
+
 #include <cstdio>
 #include <string>
 
@@ -13,14 +15,18 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-// Runs a command and returns its stdout; errors name the command.
+// Runs a command and returns its stdout; errors name the command. Its stderr goes straight to ours.
 std::string run_capture(const std::string& cmd) {
   FILE* p = popen(cmd.c_str(), "r");
   if (!p) fail(StatusCode::kUnavailable, "could not start: ", cmd);
   std::string out;
   char buf[4096];
   while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-  if (pclose(p) != 0) fail(StatusCode::kUnavailable, "baseline failed (", cmd, "); output: ", out);
+  const int status = pclose(p);
+  if (status != 0)
+    fail(StatusCode::kUnavailable, "baseline failed (",
+         WIFEXITED(status) ? "exit status " + std::to_string(WEXITSTATUS(status)) : "killed", "; its messages are ",
+         "above): ", cmd, out.empty() ? "" : "; its output: " + out);
   return out;
 }
 

@@ -7,7 +7,6 @@
 #include <cstdlib>
 #include <exception>
 
-#include "cli/benchmarks.h"
 #include "cli/commands.h"
 #include "cli/flags.h"
 #include "cli/suggest.h"
