@@ -15,7 +15,6 @@
 #include "cli/command_line.h"
 #include "cli/flags.h"
 #include "core/rng.h"
-#include "core/status.h"
 #include "model/qwen3.h"
 
 namespace stepwise::cli {

@@ -8,7 +8,6 @@
 #include "cli/benchmarks.h"
 #include "cli/command_line.h"
 #include "cli/flags.h"
-#include "core/status.h"
 #include "infer/generate.h"
 
 namespace stepwise::cli {

@@ -9,7 +9,6 @@
 #include "cli/benchmarks.h"
 #include "cli/command_line.h"
 #include "cli/flags.h"
-#include "core/status.h"
 #include "train/adamw.h"
 
 namespace stepwise::cli {

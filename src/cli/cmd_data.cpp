@@ -8,7 +8,6 @@
 #include "cli/command_line.h"
 #include "cli/commands.h"
 #include "cli/flags.h"
-#include "core/status.h"
 #include "tokenizer/chat_template.h"
 #include "train/data_prep.h"
 

@@ -10,7 +10,6 @@
 #include <functional>
 #include <optional>
 
-#include "core/status.h"
 #include "io/hf_config.h"
 
 namespace stepwise::cli {
