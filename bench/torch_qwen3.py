@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Qwen3 forward+backward in plain PyTorch (eager, CPU) on the same shapes as `stepwise bench cpu-train`:
 the baseline the benchmark reports its ratio against. An independent implementation (Hugging Face's layout:
-split-half RoPE, per-head q/k RMSNorm, GQA, SwiGLU, tied or untied LM head), random weights.
+split-half RoPE, per-head q/k RMSNorm, GQA, SwiGLU, tied or untied LM head), random weights. The Qwen3 class
+is also the independent reference of tests/train/torch_score.py.
 
 usage: torch_qwen3.py CONFIG_JSON --batch B --seq T --steps N --warmup W --threads P
 Prints one JSON line: {"tokens_per_s": ..., "step_s": [...], "loss": ...}.
@@ -46,7 +47,7 @@ class Qwen3(torch.nn.Module):
         x1, x2 = x.chunk(2, -1)
         return x * cos + torch.cat([-x2, x1], -1) * sin
 
-    def forward(self, ids, targets):
+    def logits(self, ids):
         c = self.c
         B, T = ids.shape
         h, kv, hd = c["num_attention_heads"], c["num_key_value_heads"], c["head_dim"]
@@ -64,8 +65,11 @@ class Qwen3(torch.nn.Module):
             y = self.rms(x, m.ln2)
             x = x + m.down(F.silu(m.gate(y)) * m.up(y))
         x = self.rms(x, self.norm)
-        logits = x @ self.embed.weight.t() if self.lm_head is None else self.lm_head(x)
-        return F.cross_entropy(logits.view(B * T, -1), targets.view(-1))
+        return x @ self.embed.weight.t() if self.lm_head is None else self.lm_head(x)
+
+    def forward(self, ids, targets):
+        logits = self.logits(ids)
+        return F.cross_entropy(logits.view(targets.numel(), -1), targets.view(-1))
 
 
 def main():

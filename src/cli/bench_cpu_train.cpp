@@ -7,28 +7,34 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <memory>
 
 #include <nlohmann/json.hpp>
 
-#include "cli/args.h"
 #include "cli/benchmarks.h"
+#include "cli/command_line.h"
+#include "cli/flags.h"
 #include "core/rng.h"
-#include "core/status.h"
 #include "model/qwen3.h"
 
 namespace stepwise::cli {
 
-int bench_cpu_train(int argc, char** argv) {
-  Args args(argc, argv, {"no-torch"});
-  const std::string preset = args.get_or("preset", "qwen3-tiny");
-  const int64_t batch = args.get_int("batch", 4), seq = args.get_int("seq", 256);
-  const int64_t steps = args.get_int("steps", 5), warmup = args.get_int("warmup", 1);
-  const int threads = static_cast<int>(args.get_int("threads", omp_get_max_threads()));
-  const std::string python = args.get_or("python", "/usr/bin/python3");
-  const std::string script = args.get_or("torch-script", std::string(STEPWISE_SOURCE_DIR) + "/bench/torch_qwen3.py");
-  const bool no_torch = args.flag("no-torch");
-  args.finish();
-  if (batch < 1 || seq < 2 || steps < 1) invalid_argument("bench cpu-train: --batch, --seq, --steps must be positive");
+namespace {
+
+struct CpuTrainFlags {
+  std::string preset = "qwen3-tiny";
+  int64_t batch = 4, seq = 256, steps = 5, warmup = 1;
+  int threads = 0;  // add_threads_flag sets the default
+  std::string python = "/usr/bin/python3", script = std::string(STEPWISE_SOURCE_DIR) + "/bench/torch_qwen3.py";
+  bool no_torch = false;
+};
+
+int bench_cpu_train(const CpuTrainFlags& flags) {
+  const std::string& preset = flags.preset;
+  const int64_t batch = flags.batch, seq = flags.seq, steps = flags.steps, warmup = flags.warmup;
+  const int threads = flags.threads;
+  const std::string &python = flags.python, &script = flags.script;
+  const bool no_torch = flags.no_torch;
   omp_set_num_threads(threads);
 
   const Qwen3Config config = qwen3_preset(preset);
@@ -76,6 +82,25 @@ int bench_cpu_train(int argc, char** argv) {
   }
   std::printf("%s\n", result.dump().c_str());
   return 0;
+}
+
+}  // namespace
+
+void add_bench_cpu_train(CommandLine& cli, CLI::App& bench) {
+  auto flags = std::make_shared<CpuTrainFlags>();
+  CLI::App& command = add_command(
+      bench, "cpu-train", "forward+backward tokens/s on the CPU vs PyTorch eager",
+      "stepwise bench cpu-train --preset qwen3-tiny --batch 4 --seq 256 --threads 2",
+      "Random weights and tokens; PyTorch runs the same shapes in the same run (bench/torch_qwen3.py) unless\n"
+      "--no-torch. Ends with one JSON line: stepwise_tokens_per_s, torch_tokens_per_s, ratio.");
+  add_preset_flag(command, flags->preset);
+  add_shape_flags(command, flags->batch, flags->seq);
+  add_timing_flags(command, "steps", flags->steps, flags->warmup);
+  add_threads_flag(command, flags->threads);
+  command.add_option("--python", flags->python, "the Python that runs the PyTorch baseline (with PyTorch: Debian's python3-torch)")->type_name("PATH");
+  existing_file(command.add_option("--torch-script", flags->script, "the PyTorch baseline")->type_name("FILE"));
+  command.add_flag("--no-torch", flags->no_torch, "skip the PyTorch baseline");
+  cli.on_run(command, [flags] { return bench_cpu_train(*flags); });
 }
 
 }  // namespace stepwise::cli

@@ -2,24 +2,28 @@
 // tokens, then N new tokens through the KV cache, timed end to end as Hugging Face's generate() is timed by
 // hf_baseline.py (B=1, same P and N), plus the decode steps alone (prefill subtracted).
 #include <cstdio>
+#include <memory>
 
-#include "cli/args.h"
 #include "cli/bench_gpu_common.h"
 #include "cli/benchmarks.h"
-#include "core/status.h"
+#include "cli/command_line.h"
+#include "cli/flags.h"
 #include "infer/generate.h"
 
 namespace stepwise::cli {
 
-int bench_gpu_decode(int argc, char** argv) {
-  Args args(argc, argv);
-  const std::string preset = args.get_or("preset", "qwen3-0.6b");
-  const int64_t prompt = args.get_int("prompt", 128), new_tokens = args.get_int("new", 256);
-  const int64_t runs = args.get_int("runs", 3), warmup = args.get_int("warmup", 1);
-  const std::string baseline_path = args.get_or("baseline", "");
-  args.finish();
-  if (prompt < 1 || new_tokens < 2 || runs < 1 || warmup < 0)
-    invalid_argument("bench gpu-decode: --prompt and --runs must be positive, --new at least 2, --warmup >= 0");
+namespace {
+
+struct GpuDecodeFlags {
+  std::string preset = "qwen3-0.6b";
+  int64_t prompt = 128, new_tokens = 256, runs = 3, warmup = 1;
+  std::string baseline_path;
+};
+
+int bench_gpu_decode(const GpuDecodeFlags& flags) {
+  const std::string& preset = flags.preset;
+  const int64_t prompt = flags.prompt, new_tokens = flags.new_tokens, runs = flags.runs, warmup = flags.warmup;
+  const std::string& baseline_path = flags.baseline_path;
   require_gpu("gpu-decode");
   const nlohmann::json base = load_baseline(baseline_path, "decode");
 
@@ -56,6 +60,23 @@ int bench_gpu_decode(int argc, char** argv) {
   }
   std::printf("%s\n", result.dump().c_str());
   return 0;
+}
+
+}  // namespace
+
+void add_bench_gpu_decode(CommandLine& cli, CLI::App& bench) {
+  auto flags = std::make_shared<GpuDecodeFlags>();
+  CLI::App& command = add_command(
+      bench, "gpu-decode", "greedy decoding tokens/s of one sequence on the GPU vs HF generate",
+      "stepwise bench gpu-decode --preset qwen3-0.6b --prompt 128 --new 256 --baseline hf_baseline.json",
+      "A CUDA build on a GPU. bf16, random weights, batch 1: a prompt of P tokens, then N new tokens through the\n"
+      "KV cache, timed end to end as hf_baseline.py times Hugging Face's generate(); also the decode steps alone.");
+  add_preset_flag(command, flags->preset);
+  at_least(command.add_option("--prompt", flags->prompt, "prompt tokens")->type_name("P"), 1);
+  at_least(command.add_option("--new", flags->new_tokens, "new tokens")->type_name("N"), 2);
+  add_timing_flags(command, "runs", flags->runs, flags->warmup);
+  add_baseline_flag(command, flags->baseline_path);
+  cli.on_run(command, [flags] { return bench_gpu_decode(*flags); });
 }
 
 }  // namespace stepwise::cli

@@ -3,23 +3,27 @@
 // length, same card, same run). Hugging Face also forms logits for every position there, which we do not: the LM
 // head over 4096 rows is ~1.3 TFLOP, about 2 ms on an H100/H200.
 #include <cstdio>
+#include <memory>
 
-#include "cli/args.h"
 #include "cli/bench_gpu_common.h"
 #include "cli/benchmarks.h"
-#include "core/status.h"
+#include "cli/command_line.h"
+#include "cli/flags.h"
 
 namespace stepwise::cli {
 
-int bench_gpu_prefill(int argc, char** argv) {
-  Args args(argc, argv);
-  const std::string preset = args.get_or("preset", "qwen3-0.6b");
-  const int64_t tokens = args.get_int("tokens", 4096);
-  const int64_t runs = args.get_int("runs", 5), warmup = args.get_int("warmup", 2);
-  const std::string baseline_path = args.get_or("baseline", "");
-  args.finish();
-  if (tokens < 1 || runs < 1 || warmup < 0)
-    invalid_argument("bench gpu-prefill: --tokens and --runs must be positive, --warmup not negative");
+namespace {
+
+struct GpuPrefillFlags {
+  std::string preset = "qwen3-0.6b";
+  int64_t tokens = 4096, runs = 5, warmup = 2;
+  std::string baseline_path;
+};
+
+int bench_gpu_prefill(const GpuPrefillFlags& flags) {
+  const std::string& preset = flags.preset;
+  const int64_t tokens = flags.tokens, runs = flags.runs, warmup = flags.warmup;
+  const std::string& baseline_path = flags.baseline_path;
   require_gpu("gpu-prefill");
   const nlohmann::json base = load_baseline(baseline_path, "prefill");
 
@@ -49,6 +53,22 @@ int bench_gpu_prefill(int argc, char** argv) {
   }
   std::printf("%s\n", result.dump().c_str());
   return 0;
+}
+
+}  // namespace
+
+void add_bench_gpu_prefill(CommandLine& cli, CLI::App& bench) {
+  auto flags = std::make_shared<GpuPrefillFlags>();
+  CLI::App& command = add_command(
+      bench, "gpu-prefill", "prompt prefill tokens/s on the GPU vs a PyTorch forward",
+      "stepwise bench gpu-prefill --preset qwen3-0.6b --tokens 4096 --baseline hf_baseline.json",
+      "A CUDA build on a GPU. One prompt of T tokens through a bf16 model into a KV cache, and the next token's\n"
+      "logits; the baseline is hf_baseline.py's no-cache forward of the same length on the same card.");
+  add_preset_flag(command, flags->preset);
+  at_least(command.add_option("--tokens", flags->tokens, "prompt tokens")->type_name("T"), 1);
+  add_timing_flags(command, "runs", flags->runs, flags->warmup);
+  add_baseline_flag(command, flags->baseline_path);
+  cli.on_run(command, [flags] { return bench_gpu_prefill(*flags); });
 }
 
 }  // namespace stepwise::cli

@@ -3,25 +3,30 @@
 // batch of B documents of T tokens packed into one micro-batch. Reports tokens/s and MFU, and the PyTorch eager and
 // torch.compile baselines that hf_baseline.py measured in the same run on the same card (--baseline).
 #include <cstdio>
+#include <memory>
 
-#include "cli/args.h"
 #include "cli/bench_gpu_common.h"
 #include "cli/benchmarks.h"
-#include "core/status.h"
+#include "cli/command_line.h"
+#include "cli/flags.h"
 #include "train/adamw.h"
 
 namespace stepwise::cli {
 
-int bench_gpu_train(int argc, char** argv) {
-  Args args(argc, argv, {"recompute"});
-  const std::string preset = args.get_or("preset", "qwen3-0.6b");
-  const int64_t batch = args.get_int("batch", 8), seq = args.get_int("seq", 2048);
-  const int64_t steps = args.get_int("steps", 6), warmup = args.get_int("warmup", 3);
-  const std::string baseline_path = args.get_or("baseline", "");
-  const bool recompute = args.flag("recompute");
-  args.finish();
-  if (batch < 1 || seq < 2 || steps < 1 || warmup < 0)
-    invalid_argument("bench gpu-train: --batch, --seq and --steps must be positive, --warmup not negative");
+namespace {
+
+struct GpuTrainFlags {
+  std::string preset = "qwen3-0.6b";
+  int64_t batch = 8, seq = 2048, steps = 6, warmup = 3;
+  std::string baseline_path;
+  bool recompute = false;
+};
+
+int bench_gpu_train(const GpuTrainFlags& flags) {
+  const std::string& preset = flags.preset;
+  const int64_t batch = flags.batch, seq = flags.seq, steps = flags.steps, warmup = flags.warmup;
+  const std::string& baseline_path = flags.baseline_path;
+  const bool recompute = flags.recompute;
   require_gpu("gpu-train");
   const nlohmann::json eager = load_baseline(baseline_path, "sft_eager");
   const nlohmann::json compiled = load_baseline(baseline_path, "sft_compiled");
@@ -62,6 +67,24 @@ int bench_gpu_train(int argc, char** argv) {
   }
   std::printf("%s\n", result.dump().c_str());
   return 0;
+}
+
+}  // namespace
+
+void add_bench_gpu_train(CommandLine& cli, CLI::App& bench) {
+  auto flags = std::make_shared<GpuTrainFlags>();
+  CLI::App& command = add_command(
+      bench, "gpu-train", "SFT step tokens/s and MFU on the GPU (bf16) vs PyTorch eager/compile",
+      "stepwise bench gpu-train --preset qwen3-0.6b --batch 8 --seq 2048 --baseline hf_baseline.json",
+      "A CUDA build on a GPU. One SFT step: forward, backward, gradient norm, AdamW, in mixed precision, random\n"
+      "weights; B documents of T tokens packed into one micro-batch. --baseline: the JSON hf_baseline.py wrote\n"
+      "on the same card (tests/gpu/run_gpu_checks.sh runs both).");
+  add_preset_flag(command, flags->preset);
+  add_shape_flags(command, flags->batch, flags->seq);
+  add_timing_flags(command, "steps", flags->steps, flags->warmup);
+  add_baseline_flag(command, flags->baseline_path);
+  command.add_flag("--recompute", flags->recompute, "recompute activations in the backward pass (less memory)");
+  cli.on_run(command, [flags] { return bench_gpu_train(*flags); });
 }
 
 }  // namespace stepwise::cli

@@ -9,11 +9,13 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "cli/args.h"
 #include "cli/benchmarks.h"
+#include "cli/command_line.h"
+#include "cli/flags.h"
 #include "core/rng.h"
 #include "distributed/data_parallel.h"
 #include "core/status.h"
@@ -27,9 +29,19 @@ namespace stepwise::cli {
 namespace {
 
 struct Workload {
-  std::string preset;
+  std::string preset = "qwen3-tiny";
   int64_t batch = 8, seq = 128, steps = 3, warmup = 1;
   bool zero1 = false;
+};
+
+struct ScalingFlags {
+  Workload workload;
+  bool worker = false;
+  int tp = 1, dp = 1;
+  std::string layouts = "1x1,2x1,1x2,4x1,2x2,1x4";
+  std::string mpirun = geteuid() == 0 ? "mpirun --oversubscribe --allow-run-as-root" : "mpirun --oversubscribe";
+  double latency_us = 5.0, bandwidth_gbs = 25.0;
+  std::string nodes = "1,2,4,8,16,32,64";
 };
 
 int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
@@ -132,28 +144,12 @@ std::string self_exe() {
 
 bool close_to(double a, double b) { return std::fabs(a - b) <= 1e-9 * std::max({1.0, std::fabs(a), std::fabs(b)}); }
 
-}  // namespace
-
-int bench_scaling(int argc, char** argv) {
-  Args args(argc, argv, {"worker", "zero1"});
-  Workload w;
-  w.preset = args.get_or("preset", "qwen3-tiny");
-  w.batch = args.get_int("batch", 8);
-  w.seq = args.get_int("seq", 128);
-  w.steps = args.get_int("steps", 3);
-  w.warmup = args.get_int("warmup", 1);
-  w.zero1 = args.flag("zero1");
-  const bool worker = args.flag("worker");
-  const int tp = static_cast<int>(args.get_int("tp", 1)), dp = static_cast<int>(args.get_int("dp", 1));
-  const std::string layouts = args.get_or("layouts", "1x1,2x1,1x2,4x1,2x2,1x4");
-  const std::string mpirun =
-      args.get_or("mpirun", geteuid() == 0 ? "mpirun --oversubscribe --allow-run-as-root" : "mpirun --oversubscribe");
-  const double latency = args.get_double("latency-us", 5.0) * 1e-6,
-               bandwidth = args.get_double("bandwidth-gbs", 25.0) * 1e9;
-  const std::string nodes = args.get_or("nodes", "1,2,4,8,16,32,64");
-  args.finish();
-  if (w.batch < 1 || w.seq < 2 || w.steps < 1 || w.warmup < 0)
-    invalid_argument("bench scaling: --batch, --seq and --steps must be positive");
+int bench_scaling(const ScalingFlags& options) {
+  const Workload& w = options.workload;
+  const bool worker = options.worker;
+  const int tp = options.tp, dp = options.dp;
+  const std::string &layouts = options.layouts, &mpirun = options.mpirun, &nodes = options.nodes;
+  const double latency = options.latency_us * 1e-6, bandwidth = options.bandwidth_gbs * 1e9;
   if (worker) return run_with_mpi_if_needed(true, [&] { return run_worker(w, tp, dp); });
 
   const std::string flags = " --preset " + w.preset + " --batch " + std::to_string(w.batch) + " --seq " +
@@ -215,6 +211,41 @@ int bench_scaling(int argc, char** argv) {
                           .dump()
                           .c_str());
   return all_ok ? 0 : 1;
+}
+
+}  // namespace
+
+void add_bench_scaling(CommandLine& cli, CLI::App& bench) {
+  auto flags = std::make_shared<ScalingFlags>();
+  Workload& w = flags->workload;
+  CLI::App& command = add_command(
+      bench, "scaling", "TP x DP step time and bytes per rank at 1, 2, 4 ranks; N-node projection",
+      "stepwise bench scaling --layouts 1x1,2x1,1x2 --batch 8 --seq 128\n"
+      "stepwise bench scaling --zero1 --latency-us 2 --bandwidth-gbs 50",
+      "Re-launches itself under --mpirun for each layout (one OpenMP thread per rank), checks the bytes each rank\n"
+      "sends against the analytic counts of docs/distributed.md (exit status 1 when they differ), and projects\n"
+      "data parallelism over N nodes with an alpha-beta network model.");
+  add_preset_flag(command, w.preset);
+  add_shape_flags(command, w.batch, w.seq);
+  add_timing_flags(command, "steps", w.steps, w.warmup);
+  command.add_flag("--zero1", w.zero1, "data parallelism with ZeRO-1 (reduce-scatter + all-gather)");
+  command.add_option("--layouts", flags->layouts, "the TPxDP layouts to run, comma-separated")->type_name("LIST");
+  command.add_option("--mpirun", flags->mpirun, "the launcher command (its flags included)")->type_name("CMD");
+  at_least(command.add_option("--latency-us", flags->latency_us, "per-message network latency of the projection")
+               ->type_name("US"),
+           0);
+  at_least(command.add_option("--bandwidth-gbs", flags->bandwidth_gbs, "per-rank network bandwidth of the projection")
+               ->type_name("GB/S"),
+           1e-6);
+  command.add_option("--nodes", flags->nodes, "node counts of the projection, comma-separated")->type_name("LIST");
+  command.add_flag("--worker", flags->worker, "internal: run one layout as a rank of the mpirun job (with --tp, --dp)");
+  at_least(command.add_option("--tp", flags->tp, "internal, with --worker: the layout's tensor-parallel size")
+               ->type_name("N"),
+           1);
+  at_least(command.add_option("--dp", flags->dp, "internal, with --worker: the layout's data-parallel size")
+               ->type_name("N"),
+           1);
+  cli.on_run(command, [flags] { return bench_scaling(*flags); });
 }
 
 }  // namespace stepwise::cli

@@ -1,23 +1,22 @@
 // The benchmarks of `stepwise bench <name>`: each prints its figures and a baseline measured in the same run,
-// and ends with one JSON line of results. Each lives in its own bench_<name>.cpp.
+// and ends with one JSON line of results. Each lives in its own bench_<name>.cpp and declares itself as a
+// subcommand of `bench` (see commands.h).
 #pragma once
 
 #include <chrono>
 #include <string>
 
+#include <CLI/CLI.hpp>
+
 namespace stepwise::cli {
 
-struct Benchmark {
-  const char* name;
-  const char* summary;
-  int (*run)(int argc, char** argv);  // argv[0] is the benchmark's name
-};
+class CommandLine;
 
-int bench_cpu_train(int argc, char** argv);
-int bench_gpu_train(int argc, char** argv);
-int bench_gpu_decode(int argc, char** argv);
-int bench_gpu_prefill(int argc, char** argv);
-int bench_scaling(int argc, char** argv);
+void add_bench_cpu_train(CommandLine& cli, CLI::App& bench);
+void add_bench_gpu_train(CommandLine& cli, CLI::App& bench);
+void add_bench_gpu_decode(CommandLine& cli, CLI::App& bench);
+void add_bench_gpu_prefill(CommandLine& cli, CLI::App& bench);
+void add_bench_scaling(CommandLine& cli, CLI::App& bench);
 
 // Shared by the benchmarks.
 double seconds_since(std::chrono::steady_clock::time_point t0);

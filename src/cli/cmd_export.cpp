@@ -2,44 +2,61 @@
 // model.safetensors, and the tokenizer files when --tokenizer is given).
 #include <cstdio>
 #include <filesystem>
+#include <memory>
 
-#include "cli/args.h"
+#include "cli/command_line.h"
 #include "cli/commands.h"
+#include "cli/flags.h"
 #include "core/status.h"
 #include "model/hf_export.h"
 
 namespace stepwise::cli {
 
-int cmd_export(int argc, char** argv) {
-  Args args(argc, argv, {"help"});
-  if (args.flag("help")) {
-    std::printf("usage: stepwise export --checkpoint DIR --output DIR [--dtype float32|bfloat16|float16] "
-                "[--tokenizer DIR]\n  DIR: a checkpoint (step-*), or a run directory (its newest checkpoint)\n");
-    return 0;
-  }
-  const std::string checkpoint = args.require("checkpoint"), output = args.require("output");
-  const std::optional<std::string> dtype_name = args.get("dtype");
-  const std::optional<std::string> tokenizer = args.get("tokenizer");
-  args.finish();
+namespace {
+
+struct ExportFlags {
+  std::string checkpoint, output, dtype, tokenizer;
+};
+
+int export_checkpoint(const ExportFlags& flags) {
   std::optional<DType> dtype;
-  if (dtype_name) {
-    if (*dtype_name == "float32") dtype = DType::kF32;
-    else if (*dtype_name == "bfloat16") dtype = DType::kBF16;
-    else if (*dtype_name == "float16") dtype = DType::kF16;
-    else invalid_argument("export: --dtype must be float32, bfloat16 or float16, got '", *dtype_name, "'");
-  }
-  const std::string from = export_checkpoint_to_hf(checkpoint, output, dtype);
-  if (tokenizer) {
+  if (flags.dtype == "float32") dtype = DType::kF32;
+  if (flags.dtype == "bfloat16") dtype = DType::kBF16;
+  if (flags.dtype == "float16") dtype = DType::kF16;
+  const std::string from = export_checkpoint_to_hf(flags.checkpoint, flags.output, dtype);
+  if (!flags.tokenizer.empty()) {
     namespace fs = std::filesystem;
     for (const char* name : {"tokenizer.json", "tokenizer_config.json"}) {
-      const fs::path src = fs::path(*tokenizer) / name;
-      if (!fs::exists(src)) fail(StatusCode::kNotFound, "export: --tokenizer ", *tokenizer, " has no ", name);
-      fs::copy_file(src, fs::path(output) / name, fs::copy_options::overwrite_existing);
+      const fs::path src = fs::path(flags.tokenizer) / name;
+      if (!fs::exists(src)) fail(StatusCode::kNotFound, "export: --tokenizer ", flags.tokenizer, " has no ", name);
+      fs::copy_file(src, fs::path(flags.output) / name, fs::copy_options::overwrite_existing);
     }
   }
-  std::printf("export: %s -> %s (config.json, model.safetensors%s)\n", from.c_str(), output.c_str(),
-              tokenizer ? ", tokenizer files" : "");
+  std::printf("export: %s -> %s (config.json, model.safetensors%s)\n", from.c_str(), flags.output.c_str(),
+              flags.tokenizer.empty() ? "" : ", tokenizer files");
   return 0;
+}
+
+}  // namespace
+
+void add_export_command(CommandLine& cli, CLI::App& parent) {
+  auto flags = std::make_shared<ExportFlags>();
+  CLI::App& command = add_command(
+      parent, "export", "a training checkpoint -> a Hugging Face folder (config.json + model.safetensors)",
+      "stepwise export --checkpoint runs/tiny-gsm8k --output runs/tiny-gsm8k-hf --dtype bfloat16 --tokenizer DIR",
+      "The shards of any TP layout are assembled into whole tensors; tied embeddings are written without\n"
+      "lm_head.weight, as Hugging Face does. The result loads with transformers and `stepwise score --model`.");
+  existing_dir(command.add_option("--checkpoint", flags->checkpoint,
+                                  "a checkpoint (RUN/checkpoints/step-N), or a run directory: its newest checkpoint")
+                   ->required()
+                   ->type_name("DIR"));
+  command.add_option("--output", flags->output, "the Hugging Face folder to write")->required()->type_name("DIR");
+  one_of(command.add_option("--dtype", flags->dtype, "the weights' dtype in model.safetensors; default: as stored")
+             ->type_name("DTYPE"),
+         {"float32", "bfloat16", "float16"});
+  add_tokenizer_flag(command, flags->tokenizer,
+                     "a tokenizer folder to copy into --output along with the model");
+  cli.on_run(command, [flags] { return export_checkpoint(*flags); });
 }
 
 }  // namespace stepwise::cli

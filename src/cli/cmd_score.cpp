@@ -4,11 +4,13 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <memory>
 
 #include <nlohmann/json.hpp>
 
-#include "cli/args.h"
+#include "cli/command_line.h"
 #include "cli/commands.h"
+#include "cli/flags.h"
 #include "core/status.h"
 #include "distributed/mpi_runtime.h"
 #include "distributed/process_grid.h"
@@ -33,6 +35,11 @@ std::vector<int32_t> parse_line(const std::string& path, int64_t line_no, const 
   }
   return ids;
 }
+
+struct ScoreFlags {
+  std::string model_dir, tokens_path;
+  int tp = 1;
+};
 
 int score(const std::string& model_dir, const std::string& tokens_path, int tp) {
   const ProcessGrid grid = make_process_grid(tp, Device::kCPU, /*dp_size=*/1);
@@ -71,13 +78,22 @@ int score(const std::string& model_dir, const std::string& tokens_path, int tp) 
 
 }  // namespace
 
-int cmd_score(int argc, char** argv) {
-  Args args(argc, argv);
-  const std::string model_dir = args.require("model");
-  const std::string tokens_path = args.require("tokens");
-  const int tp = static_cast<int>(args.get_int("tp", 1));
-  args.finish();
-  return run_with_mpi_if_needed(tp > 1, [&] { return score(model_dir, tokens_path, tp); });
+void add_score_command(CommandLine& cli, CLI::App& parent) {
+  auto flags = std::make_shared<ScoreFlags>();
+  CLI::App& command = add_command(
+      parent, "score", "log-probabilities and argmax of token sequences under a model",
+      "stepwise score --model runs/tiny-gsm8k-hf --tokens ids.jsonl    # a line of ids.jsonl: [151644, 872, 198]\n"
+      "mpirun -np 2 stepwise score --tp 2 --model DIR --tokens ids.jsonl",
+      "For each line of --tokens, one JSON line on stdout: {\"logprobs\": [...], \"argmax\": [...]}, for every\n"
+      "position after the first: log p(the token there | the tokens before it), and the model's most likely token.");
+  add_model_flag(command, flags->model_dir);
+  existing_file(command.add_option("--tokens", flags->tokens_path, "token ids, one JSON array per line")
+                    ->required()
+                    ->type_name("FILE"));
+  add_tp_flag(command, flags->tp);
+  cli.on_run(command, [flags] {
+    return run_with_mpi_if_needed(flags->tp > 1, [&] { return score(flags->model_dir, flags->tokens_path, flags->tp); });
+  });
 }
 
 }  // namespace stepwise::cli

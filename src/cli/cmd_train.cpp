@@ -1,12 +1,11 @@
 // `stepwise train`: an SFT run from a YAML config (train/train_config.h), on one process or under mpirun.
-#include <cstdio>
-#include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
-#include "cli/args.h"
+#include "cli/command_line.h"
 #include "cli/commands.h"
-#include "core/status.h"
+#include "cli/flags.h"
 #include "distributed/mpi_runtime.h"
 #include "train/loop.h"
 
@@ -14,53 +13,58 @@ namespace stepwise::cli {
 
 namespace {
 
-constexpr const char* kUsage =
-    "usage: stepwise train --config FILE.yaml [--resume] [--set section.key=value]... [--output DIR]\n"
-    "                      [--steps N] [--stop-after N]\n"
-    "  --resume        continue from the newest complete checkpoint of run.output_dir\n"
-    "  --set k=v       override a config field (repeatable), e.g. --set optimizer.lr=3e-4\n"
-    "  --output DIR    = --set run.output_dir=DIR;  --steps N = --set train.steps=N\n"
-    "  --stop-after N  end this invocation after N steps, with a checkpoint (resume later with --resume)\n";
+struct TrainFlags {
+  std::string config_path, output, steps;
+  std::vector<std::string> overrides;
+  RunOptions options;
+};
+
+int train(const TrainFlags& flags) {
+  // --output and --steps are shorthands for overrides, applied after the --set ones as before.
+  std::vector<std::string> overrides = flags.overrides;
+  if (!flags.output.empty()) overrides.push_back("run.output_dir=" + flags.output);
+  if (!flags.steps.empty()) {
+    overrides.push_back("train.steps=" + flags.steps);
+    overrides.push_back("train.epochs=0");
+  }
+  const TrainConfig config = load_train_config(flags.config_path, overrides);
+  const bool multi_rank = config.run.tp > 1 || config.run.dp > 1;
+  return run_with_mpi_if_needed(multi_rank, [&] {
+    run_sft(config, flags.options);
+    return 0;
+  });
+}
 
 }  // namespace
 
-int cmd_train(int argc, char** argv) {
-  // --set may repeat, which Args does not take: collect those first.
-  std::vector<std::string> overrides;
-  std::vector<char*> rest = {argv[0]};
-  for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--set")) {
-      if (i + 1 >= argc) invalid_argument("train: --set needs section.key=value");
-      overrides.push_back(argv[++i]);
-    } else if (!std::strncmp(argv[i], "--set=", 6)) {
-      overrides.push_back(argv[i] + 6);
-    } else {
-      rest.push_back(argv[i]);
-    }
-  }
-  Args args(static_cast<int>(rest.size()), rest.data(), {"resume", "help"});
-  if (args.flag("help")) {
-    std::printf("%s", kUsage);
-    return 0;
-  }
-  const std::string config_path = args.require("config");
-  RunOptions options;
-  options.resume = args.flag("resume");
-  options.stop_after_steps = args.get_int("stop-after", 0);
-  if (auto out = args.get("output")) overrides.push_back("run.output_dir=" + *out);
-  if (auto steps = args.get("steps")) {
-    overrides.push_back("train.steps=" + *steps);
-    overrides.push_back("train.epochs=0");
-  }
-  args.finish();
-  if (options.stop_after_steps < 0) invalid_argument("train: --stop-after must be >= 0");
-
-  const TrainConfig config = load_train_config(config_path, overrides);
-  const bool multi_rank = config.run.tp > 1 || config.run.dp > 1;
-  return run_with_mpi_if_needed(multi_rank, [&] {
-    run_sft(config, options);
-    return 0;
-  });
+void add_train_command(CommandLine& cli, CLI::App& parent) {
+  auto flags = std::make_shared<TrainFlags>();
+  CLI::App& command = add_command(
+      parent, "train", "supervised fine-tuning from a YAML config, with checkpoints and exact resume",
+      "stepwise train --config configs/sft/tiny-gsm8k.yaml --set optimizer.lr=3e-4 --output runs/try1\n"
+      "mpirun -np 8 stepwise train --config configs/sft/qwen3-0.6b-math.yaml --resume",
+      "The config's fields and defaults: docs/sft.md. With run.tp x run.dp > 1, run under mpirun or srun with\n"
+      "that many ranks (launch/mpirun.sh, launch/slurm/sft.sbatch).");
+  existing_file(
+      command.add_option("--config", flags->config_path, "the run's YAML config")->required()->type_name("FILE"));
+  command.add_flag("--resume", flags->options.resume, "continue from the newest complete checkpoint of run.output_dir");
+  command
+      .add_option("--set", flags->overrides,
+                  "override a config field, e.g. --set optimizer.lr=3e-4 (repeatable; --set=k=v works too)")
+      ->type_name("SECTION.KEY=VALUE")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+      ->allow_extra_args(false);
+  command.add_option("--output", flags->output, "the run directory: the same as --set run.output_dir=DIR")
+      ->type_name("DIR");
+  command
+      .add_option("--steps", flags->steps, "optimizer steps: the same as --set train.steps=N --set train.epochs=0")
+      ->type_name("N");
+  at_least(command.add_option("--stop-after", flags->options.stop_after_steps,
+                              "end this invocation after N steps, with a checkpoint (continue later with --resume); "
+                              "0: run to the end")
+               ->type_name("N"),
+           0);
+  cli.on_run(command, [flags] { return train(*flags); });
 }
 
 }  // namespace stepwise::cli

@@ -1,27 +1,21 @@
-// The subcommands of the `stepwise` binary. Each lives in its own cmd_<name>.cpp, takes its argv
-// (argv[0] = the subcommand's name) and returns the process exit code; errors are thrown as StatusError
-// and printed as one line by main.
+// The commands of the `stepwise` binary. Each lives in its own cmd_<name>.cpp and declares itself on the command
+// line (cli/command_line.h): its subcommand of `parent`, its flags with their checks, help and example, and the
+// body that runs it. Errors are thrown as StatusError and printed as one line by CommandLine::run.
 #pragma once
+
+#include <CLI/CLI.hpp>
 
 namespace stepwise::cli {
 
-struct Command {
-  const char* name;
-  const char* summary;
-  int (*run)(int argc, char** argv);
-};
+class CommandLine;
 
-// All subcommands, in the order `stepwise --help` lists them (defined in commands.cpp).
-extern const Command kCommands[];
-extern const int kNumCommands;
-
-int cmd_score(int argc, char** argv);
-int cmd_generate(int argc, char** argv);
-int cmd_bench(int argc, char** argv);
-int cmd_tokenize(int argc, char** argv);
-int cmd_data(int argc, char** argv);
-int cmd_train(int argc, char** argv);
-int cmd_export(int argc, char** argv);
-int cmd_demo(int argc, char** argv);
+void add_score_command(CommandLine& cli, CLI::App& parent);
+void add_generate_command(CommandLine& cli, CLI::App& parent);
+void add_bench_command(CommandLine& cli, CLI::App& parent);
+void add_tokenize_command(CommandLine& cli, CLI::App& parent);
+void add_data_command(CommandLine& cli, CLI::App& parent);
+void add_train_command(CommandLine& cli, CLI::App& parent);
+void add_export_command(CommandLine& cli, CLI::App& parent);
+void add_demo_command(CommandLine& cli, CLI::App& parent);
 
 }  // namespace stepwise::cli

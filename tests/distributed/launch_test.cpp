@@ -3,9 +3,7 @@
 // calling collectives, and a model that cannot be split all end the whole job with a non-zero status and a clear
 // message within seconds, never a hang; `stepwise bench scaling` checks its measured bytes against the analytic.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -13,28 +11,17 @@
 #include <sstream>
 
 #include "../model/fixture.h"
+#include "common/process.h"
 
 namespace stepwise::testing {
 namespace {
 
-struct Job {
-  int status;       // exit status, -1 when killed by a signal
-  std::string out;  // stdout, then stderr when asked
-  double seconds;
-};
+using test::ProcessResult;
 
-Job run(const std::string& cmd, bool with_stderr = true) {
-  const auto t0 = std::chrono::steady_clock::now();
-  FILE* p = popen((cmd + (with_stderr ? " 2>&1" : " 2>/dev/null")).c_str(), "r");
-  std::string out;
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-  const int st = pclose(p);
-  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out,
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()};
-}
+// A hung job fails its test well before ctest's limit.
+ProcessResult run(const std::string& cmd) { return test::run_process(cmd, {"", 180}); }
 
-const std::string kStepwise = std::string(STEPWISE_BUILD_DIR) + "/bin/stepwise";
+const std::string kStepwise = test::stepwise_binary();
 std::string mpirun(int ranks, const std::string& env = "") {
   return std::string(STEPWISE_MPIRUN) + " -np " + std::to_string(ranks) + " -x OMP_NUM_THREADS=1 " + env + " ";
 }
@@ -56,9 +43,9 @@ TEST(Launch, ScoreWithTp2PrintsTheSingleProcessResult) {
     for (int64_t r = 0; r < fx.rows; ++r) f << nlohmann::json(fx.row_tokens(r)).dump() << "\n";
   }
   const std::string args = " score --model " + fx.dir + " --tokens " + tokens;
-  const Job single = run(kStepwise + args, false), split = run(mpirun(2) + kStepwise + args + " --tp 2", false);
-  ASSERT_EQ(single.status, 0) << single.out;
-  ASSERT_EQ(split.status, 0) << split.out;
+  const ProcessResult single = run(kStepwise + args), split = run(mpirun(2) + kStepwise + args + " --tp 2");
+  ASSERT_EQ(single.exit_code, 0) << single.describe();
+  ASSERT_EQ(split.exit_code, 0) << split.describe();
   const std::vector<nlohmann::json> a = json_lines(single.out), b = json_lines(split.out);
   ASSERT_EQ(a.size(), static_cast<size_t>(fx.rows));
   ASSERT_EQ(b.size(), a.size()) << "only rank 0 prints, once per line:\n" << split.out;
@@ -78,17 +65,17 @@ TEST(Launch, GenerateWithTp2PrintsTheSingleProcessTokens) {
   const std::string args = " generate --model " + model_dir("qwen3-tiny-a") +
                            " --prompt-ids 3,14,15,92,65,35 "
                            "--max-new-tokens 12 --temperature 0.8 --top-k 50 --seed 7";
-  const Job single = run(kStepwise + args, false), split = run(mpirun(2) + kStepwise + args + " --tp 2", false);
-  ASSERT_EQ(single.status, 0) << single.out;
-  ASSERT_EQ(split.status, 0) << split.out;
+  const ProcessResult single = run(kStepwise + args), split = run(mpirun(2) + kStepwise + args + " --tp 2");
+  ASSERT_EQ(single.exit_code, 0) << single.describe();
+  ASSERT_EQ(split.exit_code, 0) << split.describe();
   EXPECT_EQ(split.out, single.out);  // one line, from rank 0
 }
 
-void expect_fast_failure(const Job& job, const std::vector<std::string>& message_parts) {
-  EXPECT_NE(job.status, 0) << job.out;
-  EXPECT_LT(job.seconds, 30.0) << "the job should end within seconds, not hang:\n" << job.out;
+void expect_fast_failure(const ProcessResult& job, const std::vector<std::string>& message_parts) {
+  EXPECT_NE(job.exit_code, 0) << job.describe();
+  EXPECT_LT(job.seconds, 30.0) << "the job should end within seconds, not hang:\n" << job.describe();
   for (const std::string& part : message_parts)
-    EXPECT_NE(job.out.find(part), std::string::npos) << part << "\n" << job.out;
+    EXPECT_NE(job.output().find(part), std::string::npos) << part << "\n" << job.describe();
 }
 
 TEST(Launch, KvHeadsThatTpCannotSplitEndTheJobWithBothNumbers) {
@@ -109,12 +96,13 @@ TEST(Launch, OneRankThrowingEndsEveryRank) {
 }
 
 TEST(Launch, RankThatStopsCallingCollectivesTripsTheWatchdog) {
-  const Job job = run(mpirun(2, "-x STEPWISE_COLLECTIVE_TIMEOUT_S=2") + STEPWISE_FAILURE_PROBE + " stall");
+  const ProcessResult job = run(mpirun(2, "-x STEPWISE_COLLECTIVE_TIMEOUT_S=2") + STEPWISE_FAILURE_PROBE + " stall");
   expect_fast_failure(job, {"rank 0 of group world", "collective all_reduce", "timeout of 2 s"});
 }
 
 TEST(Launch, RankThatNeverCreatesTheGridTripsTheWatchdog) {
-  const Job job = run(mpirun(2, "-x STEPWISE_COLLECTIVE_TIMEOUT_S=2") + STEPWISE_FAILURE_PROBE + " stall-setup");
+  const ProcessResult job =
+      run(mpirun(2, "-x STEPWISE_COLLECTIVE_TIMEOUT_S=2") + STEPWISE_FAILURE_PROBE + " stall-setup");
   expect_fast_failure(job, {"world rank 0", "set-up step 'finding the node-local rank", "timeout of 2 s"});
 }
 
@@ -122,10 +110,10 @@ TEST(Launch, RankThatNeverCreatesTheGridTripsTheWatchdog) {
 // from the analytic one.
 TEST(Launch, ScalingBenchBytesEqualTheAnalyticCounts) {
   for (const char* dp_mode : {"", " --zero1"}) {
-    const Job job = run(kStepwise + " bench scaling --layouts 1x1,2x1,1x2,2x2 --batch 4 --seq 32 --steps 1 " +
-                        "--warmup 0 --nodes 1,4 --mpirun '" + STEPWISE_MPIRUN + "'" + dp_mode);
-    ASSERT_EQ(job.status, 0) << job.out;
-    EXPECT_NE(job.out.find("bytes check: ok"), std::string::npos) << job.out;
+    const ProcessResult job = run(kStepwise + " bench scaling --layouts 1x1,2x1,1x2,2x2 --batch 4 --seq 32 --steps 1 " +
+                                  "--warmup 0 --nodes 1,4 --mpirun '" + STEPWISE_MPIRUN + "'" + dp_mode);
+    ASSERT_EQ(job.exit_code, 0) << job.describe();
+    EXPECT_NE(job.out.find("bytes check: ok"), std::string::npos) << job.describe();
     const nlohmann::json result = json_lines(job.out).back();
     ASSERT_EQ(result["layouts"].size(), 4u);
     for (const nlohmann::json& layout : result["layouts"]) {

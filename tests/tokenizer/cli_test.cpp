@@ -1,36 +1,23 @@
-// `stepwise tokenize`, run as a process: text, chat and --decode against the Hugging Face oracle, and the
-// errors for a missing or broken tokenizer directory.
-#include <cstdlib>
+// `stepwise tokenize`, run as a process: text, chat and --decode (with and without --skip-special-tokens) against
+// the Hugging Face oracle, and the errors for a missing or broken tokenizer directory and conflicting flags.
 #include <fstream>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "common/process.h"
 #include "test_util.h"
 
 namespace stepwise {
 namespace {
 
-struct CliRun {
-  int exit_code;
-  std::string out, err;
-};
+using CliRun = test::ProcessResult;
 
 // Runs `stepwise tokenize <flags>` with `input` on stdin.
 CliRun tokenize(const std::string& flags, const std::string& input) {
-  const std::string base =
-      test::temp_path(std::string("cli_") + ::testing::UnitTest::GetInstance()->current_test_info()->name());
-  std::ofstream(base + ".in", std::ios::binary) << input;
-  const std::string command = std::string(STEPWISE_BUILD_DIR) + "/bin/stepwise tokenize " + flags + " < '" + base +
-                              ".in' > '" + base + ".out' 2> '" + base + ".err'";
-  const int status = std::system(command.c_str());
-  CliRun r{WIFEXITED(status) ? WEXITSTATUS(status) : -1, test::read_file(base + ".out"),
-           test::read_file(base + ".err")};
-  for (const char* ext : {".in", ".out", ".err"}) std::remove((base + ext).c_str());
-  return r;
+  return test::run_process(test::stepwise_binary() + " tokenize " + flags, {input, 60});
 }
 
 std::string tokenizer_flag() { return "--tokenizer '" + test::qwen3_tokenizer_dir() + "'"; }
@@ -73,6 +60,31 @@ TEST(TokenizeCli, DecodeIdsToText) {
   EXPECT_NE(bad.err.find("element 1"), std::string::npos) << bad.err;
 }
 
+// Hugging Face's skip_special_tokens drops the added tokens marked special in tokenizer.json (<|im_start|>, ...), not
+// the others (<think>): the reference is the oracle's text with those tokens' strings removed.
+TEST(TokenizeCli, DecodeSkipsSpecialTokens) {
+  const auto& c = oracle()["chat_template"][9];  // a two-turn chat with a <think> block
+  const auto added = nlohmann::json::parse(test::read_file(test::qwen3_tokenizer_dir() + "/tokenizer.json"))["added_tokens"];
+  std::string expected = c["text"];
+  int removed = 0;
+  for (const auto& token : added) {
+    if (!token["special"].get<bool>()) continue;
+    const std::string content = token["content"];
+    for (size_t at; (at = expected.find(content)) != std::string::npos; ++removed) expected.erase(at, content.size());
+  }
+  ASSERT_GT(removed, 0) << "the case has no special tokens";
+  ASSERT_NE(expected.find("<think>"), std::string::npos) << "the case should keep a non-special added token";
+
+  const CliRun skipped = tokenize(tokenizer_flag() + " --decode --skip-special-tokens", c["ids"].dump());
+  EXPECT_EQ(skipped.exit_code, 0) << skipped.err;
+  EXPECT_EQ(skipped.out, expected);
+  const CliRun kept = tokenize(tokenizer_flag() + " --decode", c["ids"].dump());
+  EXPECT_EQ(kept.out, c["text"].get<std::string>());
+  const CliRun without_decode = tokenize(tokenizer_flag() + " --skip-special-tokens", "x");
+  EXPECT_EQ(without_decode.exit_code, 1);
+  EXPECT_NE(without_decode.err.find("--skip-special-tokens requires --decode"), std::string::npos) << without_decode.err;
+}
+
 TEST(TokenizeCli, MissingTokenizerDirNamesTheFile) {
   const CliRun r = tokenize("--tokenizer /nonexistent/qwen3", "hello");
   EXPECT_EQ(r.exit_code, 1);
@@ -93,9 +105,14 @@ TEST(TokenizeCli, InvalidTokenizerJsonNamesTheFileAndField) {
 }
 
 TEST(TokenizeCli, RejectsConflictingFlags) {
-  EXPECT_EQ(tokenize(tokenizer_flag() + " --chat --decode", "[]").exit_code, 1);
-  EXPECT_EQ(tokenize(tokenizer_flag() + " --no-thinking", "x").exit_code, 1);
-  EXPECT_EQ(tokenize("--chat", "[]").exit_code, 1);  // no --tokenizer
+  const auto expect_error = [](const CliRun& r, const std::string& message) {
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find(message), std::string::npos) << r.err;
+    EXPECT_EQ(r.out, "");
+  };
+  expect_error(tokenize(tokenizer_flag() + " --chat --decode", "[]"), "--chat excludes --decode");
+  expect_error(tokenize(tokenizer_flag() + " --no-thinking", "x"), "--no-thinking requires --chat");
+  expect_error(tokenize("--chat", "[]"), "missing required flag --tokenizer");
 }
 
 }  // namespace

