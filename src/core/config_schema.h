@@ -187,7 +187,9 @@ class ConfigSchema : public ConfigSchemaBase {
     return c;
   }
   // Every field, in declaration order under its section, after a "# header" comment line.
-  std::string to_yaml(const Config& c, const std::string& header) const { return ConfigSchemaBase::to_yaml(&c, header); }
+  std::string to_yaml(const Config& c, const std::string& header) const {
+    return ConfigSchemaBase::to_yaml(&c, header);
+  }
   // Field by field, on the typed values.
   bool equal(const Config& a, const Config& b) const { return ConfigSchemaBase::equal(&a, &b); }
 };

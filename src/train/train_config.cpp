@@ -23,9 +23,11 @@ ConfigSchema<TrainConfig> make_schema() {
   s.field("run.output_dir", &C::run, &RunSection::output_dir).required()
       .doc("run directory: checkpoints/, metrics.jsonl, loss_curve.svg, config.yaml");
   s.field("run.seed", &C::run, &RunSection::seed).at_least(0).doc("random initialisation and data order");
-  s.field("run.device", &C::run, &RunSection::device).doc("cpu (f32, the reference) or cuda (bf16 weights and activations, f32 master weights)");
+  s.field("run.device", &C::run, &RunSection::device)
+      .doc("cpu (f32, the reference) or cuda (bf16 weights and activations, f32 master weights)");
   s.field("run.tp", &C::run, &RunSection::tp).range(1, 4096).doc("tensor-parallel size");
-  s.field("run.dp", &C::run, &RunSection::dp).range(0, 1 << 20).doc("data-parallel size; 0: world size / tp (tp x dp = the ranks launched)");
+  s.field("run.dp", &C::run, &RunSection::dp).range(0, 1 << 20)
+      .doc("data-parallel size; 0: world size / tp (tp x dp = the ranks launched)");
   s.field("run.zero1", &C::run, &RunSection::zero1).doc("shard the optimizer state over the DP ranks (ZeRO-1)");
   s.field("run.cpu_accumulation", &C::run, &RunSection::cpu_accumulation)
       .doc("CPU matmuls and attention: float64 (the reference; results independent of the BLAS kernels) or "

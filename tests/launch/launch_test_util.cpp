@@ -1,12 +1,9 @@
-// Shared by the launcher tests: shell commands with a deadline, temporary files.
+// Shared by the launcher tests: temporary files, shell quoting, the repository and build paths.
 #include "launch_test_util.h"
 
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <chrono>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -15,25 +12,6 @@
 namespace stepwise::launch_test {
 
 namespace fs = std::filesystem;
-
-ShellResult run_shell(const std::string& command, double timeout_s) {
-  // timeout(1) runs the command in a process group of its own and signals the whole group: an mpirun and its
-  // ranks, or a polling loop, all end at the deadline. KILL follows TERM after 10 s.
-  const std::string wrapped =
-      "exec timeout -k 10 " + std::to_string(timeout_s) + " /bin/sh -c " + shell_quote(command) + " 2>&1";
-  ShellResult r;
-  const auto t0 = std::chrono::steady_clock::now();
-  FILE* p = popen(wrapped.c_str(), "r");
-  if (!p) throw std::runtime_error("popen failed for: " + command);
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof buf, p)) r.output.append(buf, n);
-  const int st = pclose(p);
-  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  // 124: ended by TERM at the deadline; 137: by the KILL that follows (or by a SIGKILL of its own before it).
-  r.timed_out = r.status == 124 || (r.status == 137 && r.seconds >= timeout_s);
-  return r;
-}
 
 std::string shell_quote(const std::string& text) {
   std::string out = "'";

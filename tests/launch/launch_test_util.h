@@ -1,20 +1,12 @@
-// Shared by the launcher tests (tests/launch): shell commands run with a deadline and their output captured, and
-// the small files the tests write (stand-in programs, hostfiles).
+// Shared by the launcher tests (tests/launch): the small files they write (stand-in programs, hostfiles), shell
+// quoting, and where the repository and the build are. Commands run through tests/common/process.h.
 #pragma once
 
 #include <string>
 
+#include "common/process.h"
+
 namespace stepwise::launch_test {
-
-struct ShellResult {
-  int status = -1;         // exit status; -1 when ended by a signal
-  bool timed_out = false;  // killed at the deadline (then status is the one `timeout` reports)
-  std::string output;      // stdout and stderr, interleaved
-  double seconds = 0;      // wall time
-};
-
-// Runs `command` with /bin/sh; it is killed when it runs past `timeout_s`, so a hung launcher fails the test.
-ShellResult run_shell(const std::string& command, double timeout_s);
 
 // `text` quoted for /bin/sh (one word, taken literally).
 std::string shell_quote(const std::string& text);

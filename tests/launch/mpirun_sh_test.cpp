@@ -22,7 +22,7 @@ constexpr double kTimeoutS = 300;  // generous for a loaded 2-core machine; a ha
 
 // What the stand-in mpirun was given: its arguments and the OMP_NUM_THREADS it saw.
 struct Recorded {
-  ShellResult run;
+  test::ProcessResult run;
   std::vector<std::string> args;
   std::string omp_threads;
 
@@ -46,10 +46,10 @@ Recorded launch_with_stand_in(const std::string& options, const std::string& env
              "printf 'omp %s\\n' \"${OMP_NUM_THREADS-unset}\"\n",
              true);
   Recorded r;
-  r.run = run_shell("env -i PATH=" + dir + ":/usr/local/bin:/usr/bin:/bin STEPWISE_BIN=" + kStepwise + " " + env + " " +
-                        kScript + " " + options,
-                    kTimeoutS);
-  std::istringstream lines(r.run.output);
+  r.run = test::run_process("env -i PATH=" + dir + ":/usr/local/bin:/usr/bin:/bin STEPWISE_BIN=" + kStepwise + " " +
+                                env + " " + kScript + " " + options,
+                            {"", kTimeoutS});
+  std::istringstream lines(r.run.output());
   for (std::string line; std::getline(lines, line);) {
     if (line.rfind("arg ", 0) == 0) r.args.push_back(line.substr(4));
     if (line.rfind("omp ", 0) == 0) r.omp_threads = line.substr(4);
@@ -65,7 +65,7 @@ int usable_cores() {
 TEST(MpirunScript, OptionsBecomeTheirMpirunArguments) {
   const Recorded r =
       launch_with_stand_in("-n 4 --hostfile /dev/null --ranks-per-node 2 --oversubscribe -- score --tp 2 -n 9");
-  ASSERT_EQ(r.run.status, 0) << r.run.output;
+  ASSERT_EQ(r.run.exit_code, 0) << r.run.output();
   EXPECT_TRUE(r.has({"-np", "4"})) << r.joined();
   EXPECT_TRUE(r.has({"--hostfile", "/dev/null"})) << r.joined();
   EXPECT_TRUE(r.has({"--map-by", "ppr:2:node"})) << r.joined();
@@ -81,7 +81,7 @@ TEST(MpirunScript, OptionsBecomeTheirMpirunArguments) {
 
 TEST(MpirunScript, DefaultsAreOneRankAndNoPlacement) {
   const Recorded r = launch_with_stand_in("generate --prompt-ids 1");
-  ASSERT_EQ(r.run.status, 0) << r.run.output;
+  ASSERT_EQ(r.run.exit_code, 0) << r.run.output();
   EXPECT_TRUE(r.has({"-np", "1"})) << r.joined();
   for (const char* absent : {"--hostfile", "--map-by", "--oversubscribe"})
     EXPECT_FALSE(r.has({absent})) << absent << ": " << r.joined();
@@ -91,7 +91,7 @@ TEST(MpirunScript, DefaultsAreOneRankAndNoPlacement) {
 // The first word that is not an option starts the stepwise command: options after it are stepwise's.
 TEST(MpirunScript, OptionsEndAtTheCommand) {
   const Recorded r = launch_with_stand_in("-n 2 score --oversubscribe");
-  ASSERT_EQ(r.run.status, 0) << r.run.output;
+  ASSERT_EQ(r.run.exit_code, 0) << r.run.output();
   EXPECT_TRUE(r.has({"-np", "2"})) << r.joined();
   EXPECT_TRUE(r.has({kStepwise, "score", "--oversubscribe"})) << r.joined();
   EXPECT_EQ(std::count(r.args.begin(), r.args.end(), "--oversubscribe"), 1) << r.joined();
@@ -100,7 +100,7 @@ TEST(MpirunScript, OptionsEndAtTheCommand) {
 TEST(MpirunScript, ForwardsStepwiseNcclUcxAndOmpVariablesOnly) {
   const Recorded r = launch_with_stand_in(
       "-n 2 score", "STEPWISE_COLLECTIVE_TIMEOUT_S=5 NCCL_DEBUG=INFO UCX_TLS=tcp OMP_NUM_THREADS=3 OTHER_SETTING=1");
-  ASSERT_EQ(r.run.status, 0) << r.run.output;
+  ASSERT_EQ(r.run.exit_code, 0) << r.run.output();
   for (const char* name : {"STEPWISE_COLLECTIVE_TIMEOUT_S", "NCCL_DEBUG", "UCX_TLS", "OMP_NUM_THREADS", "PATH"})
     EXPECT_TRUE(r.has({"-x", name})) << name << ": " << r.joined();
   EXPECT_FALSE(r.has({"-x", "OTHER_SETTING"})) << r.joined();
@@ -114,7 +114,7 @@ TEST(MpirunScript, OmpThreadsDefaultToTheCoresPerLocalRank) {
   for (const auto& [options, local_ranks] : std::vector<std::pair<std::string, int>>{
            {"-n 1 score", 1}, {"-n 2 score", 2}, {"-n 8 --ranks-per-node 2 score", 2}, {"-n 64 score", 64}}) {
     const Recorded r = launch_with_stand_in(options);
-    ASSERT_EQ(r.run.status, 0) << r.run.output;
+    ASSERT_EQ(r.run.exit_code, 0) << r.run.output();
     EXPECT_EQ(r.omp_threads, std::to_string(std::max(1, cores / local_ranks))) << options;
     EXPECT_TRUE(r.has({"-x", "OMP_NUM_THREADS"})) << options << ": " << r.joined();
   }
@@ -123,11 +123,11 @@ TEST(MpirunScript, OmpThreadsDefaultToTheCoresPerLocalRank) {
 TEST(MpirunScript, HelpPrintsTheUsageAndRunsNothing) {
   for (const char* flag : {"-h", "--help", "-n 2 --help"}) {
     const Recorded r = launch_with_stand_in(flag);
-    EXPECT_EQ(r.run.status, 0) << flag << "\n" << r.run.output;
-    EXPECT_NE(r.run.output.find("launch/mpirun.sh [-n RANKS] [--hostfile FILE] [--ranks-per-node R]"),
+    EXPECT_EQ(r.run.exit_code, 0) << flag << "\n" << r.run.output();
+    EXPECT_NE(r.run.output().find("launch/mpirun.sh [-n RANKS] [--hostfile FILE] [--ranks-per-node R]"),
               std::string::npos)
-        << r.run.output;
-    EXPECT_NE(r.run.output.find("STEPWISE_BIN"), std::string::npos) << r.run.output;
+        << r.run.output();
+    EXPECT_NE(r.run.output().find("STEPWISE_BIN"), std::string::npos) << r.run.output();
     EXPECT_TRUE(r.args.empty()) << "mpirun must not run: " << r.joined();
   }
 }
@@ -148,17 +148,19 @@ TEST(MpirunScript, BadInvocationsExitWithStatus2AndSayWhy) {
   };
   for (const auto& [options, message] : cases) {
     const Recorded r = launch_with_stand_in(options);
-    EXPECT_EQ(r.run.status, 2) << options << "\n" << r.run.output;
-    EXPECT_NE(r.run.output.find("launch/mpirun.sh: " + message), std::string::npos) << options << "\n" << r.run.output;
+    EXPECT_EQ(r.run.exit_code, 2) << options << "\n" << r.run.output();
+    EXPECT_NE(r.run.output().find("launch/mpirun.sh: " + message), std::string::npos) << options << "\n"
+                                                                                      << r.run.output();
     EXPECT_TRUE(r.args.empty()) << options << ": mpirun must not run: " << r.joined();
   }
 }
 
 TEST(MpirunScript, MissingBinaryIsAnErrorNamingIt) {
-  const ShellResult r = run_shell("env STEPWISE_BIN=/nonexistent/stepwise " + kScript + " -n 2 score", kTimeoutS);
-  EXPECT_EQ(r.status, 2) << r.output;
-  EXPECT_NE(r.output.find("STEPWISE_BIN=/nonexistent/stepwise is not an executable file"), std::string::npos)
-      << r.output;
+  const test::ProcessResult r =
+      test::run_process("env STEPWISE_BIN=/nonexistent/stepwise " + kScript + " -n 2 score", {"", kTimeoutS});
+  EXPECT_EQ(r.exit_code, 2) << r.output();
+  EXPECT_NE(r.output().find("STEPWISE_BIN=/nonexistent/stepwise is not an executable file"), std::string::npos)
+      << r.output();
 }
 
 // Real jobs (Open MPI). One OpenMP thread per rank, so that both runs compute the same sums in the same order.
@@ -171,14 +173,16 @@ TEST(MpirunScript, TwoRankScoreEqualsTheDirectMpirunJob) {
   const std::string dir = fresh_dir("score");
   write_file(dir + "/ids.jsonl", "[3, 14, 15, 92, 65, 35, 89, 79]\n[2, 71, 82, 81, 82, 84]\n");
   const std::string args = " score --tp 2 --model " + kFixture + " --tokens " + dir + "/ids.jsonl";
-  const ShellResult via_script = run_shell(real_launch("-n 2 --oversubscribe" + args) + " 2>/dev/null", kTimeoutS);
-  const ShellResult direct = run_shell(
-      std::string(STEPWISE_MPIRUN) + " -np 2 -x OMP_NUM_THREADS=1 " + kStepwise + args + " 2>/dev/null", kTimeoutS);
-  ASSERT_EQ(direct.status, 0) << direct.output;
-  ASSERT_EQ(via_script.status, 0) << via_script.output;
-  EXPECT_EQ(std::count(via_script.output.begin(), via_script.output.end(), '\n'), 2) << via_script.output;
-  EXPECT_NE(via_script.output.find("\"logprobs\""), std::string::npos) << via_script.output;
-  EXPECT_EQ(via_script.output, direct.output);
+  const test::ProcessResult via_script =
+      test::run_process(real_launch("-n 2 --oversubscribe" + args) + " 2>/dev/null", {"", kTimeoutS});
+  const test::ProcessResult direct = test::run_process(
+      std::string(STEPWISE_MPIRUN) + " -np 2 -x OMP_NUM_THREADS=1 " + kStepwise + args + " 2>/dev/null",
+      {"", kTimeoutS});
+  ASSERT_EQ(direct.exit_code, 0) << direct.output();
+  ASSERT_EQ(via_script.exit_code, 0) << via_script.output();
+  EXPECT_EQ(std::count(via_script.out.begin(), via_script.out.end(), '\n'), 2) << via_script.output();
+  EXPECT_NE(via_script.output().find("\"logprobs\""), std::string::npos) << via_script.output();
+  EXPECT_EQ(via_script.output(), direct.output());
 }
 
 // --hostfile and --ranks-per-node on a one-host "cluster": the 2-rank generation equals the single-process one.
@@ -186,38 +190,42 @@ TEST(MpirunScript, HostfileWithRanksPerNodeRunsTheJob) {
   const std::string dir = fresh_dir("hostfile");
   write_file(dir + "/hosts", "localhost slots=2\n");
   const std::string args = " generate --model " + kFixture + " --prompt-ids 3,14,15,92 --max-new-tokens 8";
-  const ShellResult split =
-      run_shell(real_launch("-n 2 --hostfile " + dir + "/hosts --ranks-per-node 2" + args + " --tp 2") + " 2>/dev/null",
-                kTimeoutS);
-  const ShellResult single = run_shell("env OMP_NUM_THREADS=1 " + kStepwise + args + " 2>/dev/null", kTimeoutS);
-  ASSERT_EQ(single.status, 0) << single.output;
-  ASSERT_EQ(split.status, 0) << split.output;
-  EXPECT_EQ(split.output, single.output);
+  const test::ProcessResult split = test::run_process(
+      real_launch("-n 2 --hostfile " + dir + "/hosts --ranks-per-node 2" + args + " --tp 2") + " 2>/dev/null",
+      {"", kTimeoutS});
+  const test::ProcessResult single =
+      test::run_process("env OMP_NUM_THREADS=1 " + kStepwise + args + " 2>/dev/null", {"", kTimeoutS});
+  ASSERT_EQ(single.exit_code, 0) << single.output();
+  ASSERT_EQ(split.exit_code, 0) << split.output();
+  EXPECT_EQ(split.output(), single.output());
 }
 
 // Every rank sees the variables: each of the 2 ranks prints them.
 TEST(MpirunScript, RanksSeeTheForwardedVariables) {
-  const ShellResult r = run_shell("env -u OMP_NUM_THREADS STEPWISE_PROBE=from-caller STEPWISE_BIN=/usr/bin/printenv " +
-                                      kScript + " -n 2 --oversubscribe -- STEPWISE_PROBE OMP_NUM_THREADS",
-                                  kTimeoutS);
-  ASSERT_EQ(r.status, 0) << r.output;
+  const test::ProcessResult r =
+      test::run_process("env -u OMP_NUM_THREADS STEPWISE_PROBE=from-caller STEPWISE_BIN=/usr/bin/printenv " + kScript +
+                            " -n 2 --oversubscribe -- STEPWISE_PROBE OMP_NUM_THREADS",
+                        {"", kTimeoutS});
+  ASSERT_EQ(r.exit_code, 0) << r.output();
   const std::string threads = std::to_string(std::max(1, usable_cores() / 2));
-  std::istringstream lines(r.output);
+  std::istringstream lines(r.output());
   int probes = 0, omp = 0;
   for (std::string line; std::getline(lines, line);) {
     probes += line == "from-caller";
     omp += line == threads;
   }
-  EXPECT_EQ(probes, 2) << r.output;
-  EXPECT_EQ(omp, 2) << r.output;
+  EXPECT_EQ(probes, 2) << r.output();
+  EXPECT_EQ(omp, 2) << r.output();
 }
 
 TEST(MpirunScript, FailingRankEndsTheJobNonZeroWithinSeconds) {
-  const ShellResult r = run_shell(real_launch("-n 2 --oversubscribe throw", STEPWISE_FAILURE_PROBE), kTimeoutS);
-  EXPECT_NE(r.status, 0) << r.output;
-  EXPECT_FALSE(r.timed_out) << r.output;
-  EXPECT_LT(r.seconds, 30.0) << "the job should end within seconds, not hang:\n" << r.output;
-  EXPECT_NE(r.output.find("rank 1 of 2: error: failure_probe: rank 1 fails on purpose"), std::string::npos) << r.output;
+  const test::ProcessResult r =
+      test::run_process(real_launch("-n 2 --oversubscribe throw", STEPWISE_FAILURE_PROBE), {"", kTimeoutS});
+  EXPECT_NE(r.exit_code, 0) << r.output();
+  EXPECT_FALSE(r.timed_out) << r.output();
+  EXPECT_LT(r.seconds, 30.0) << "the job should end within seconds, not hang:\n" << r.output();
+  EXPECT_NE(r.output().find("rank 1 of 2: error: failure_probe: rank 1 fails on purpose"), std::string::npos)
+      << r.output();
 }
 
 }  // namespace

@@ -27,7 +27,9 @@ constexpr double kFailWithinS = 30;   // "within seconds" with room for a loaded
 // tiny config with rows of 256 tokens, 2 data-parallel ranks.
 const std::string kCpuJob =
     "--nodes=1 --ntasks-per-node=2 --gpus-per-node=0 --cpus-per-task=1 --time=20 launch/slurm/sft.sbatch";
-const std::string kConfigEnv = "CONFIG=configs/sft/tiny-gsm8k.yaml";
+// The binary of the build under test (the script's default, build/bin/stepwise of the submit directory, is another
+// build's when this one is build-asan or build-cpu, and its numbers would not be the reference's).
+std::string job_env() { return "CONFIG=configs/sft/tiny-gsm8k.yaml STEPWISE_BIN=" + build_dir() + "/bin/stepwise"; }
 
 // Token shards of the GSM8K subset (train and held-out), made once for the whole suite.
 const std::string& data_dir() {
@@ -37,11 +39,11 @@ const std::string& data_dir() {
     const std::string reasoning = repo_root() + "/tests/data/reasoning/";
     for (const auto& [input, output] :
          {std::pair<std::string, std::string>{"gsm8k_train_200.jsonl", "train"}, {"gsm8k_test_50.jsonl", "test"}}) {
-      const ShellResult r =
-          run_shell(build_dir() + "/bin/stepwise data prepare --no-progress --tokenizer " + tok + " --input " +
-                        reasoning + input + " --output " + d + "/" + output + " --max-len 256",
-                    300);
-      if (r.status != 0) ADD_FAILURE() << "data prepare (tokenizer from scripts/setup.sh):\n" << r.output;
+      const test::ProcessResult r =
+          test::run_process(build_dir() + "/bin/stepwise data prepare --no-progress --tokenizer " + tok + " --input " +
+                                reasoning + input + " --output " + d + "/" + output + " --max-len 256",
+                            {"", 300});
+      if (r.exit_code != 0) ADD_FAILURE() << "data prepare (tokenizer from scripts/setup.sh):\n" << r.output();
     }
     return d;
   }();
@@ -107,8 +109,8 @@ class SlurmSft : public ::testing::Test {
 
 TEST_F(SlurmSft, TwoRankCpuRunCompletesWithCheckpointAndMetrics) {
   const std::string run_dir = fresh_dir("slurm-run") + "/run";
-  const SubmitResult job = sbatch(repo_root(), kConfigEnv, kCpuJob + run_settings(run_dir, 2, 2));
-  ASSERT_GE(job.job_id, 0) << job.sbatch.output;
+  const SubmitResult job = sbatch(repo_root(), job_env(), kCpuJob + run_settings(run_dir, 2, 2));
+  ASSERT_GE(job.job_id, 0) << job.sbatch.output();
   const JobGuard guard(job.job_id);
   const auto [end, log, state_at_deadline] = await_job(job.job_id);
   ASSERT_TRUE(end.ended) << "job " << job.job_id << " still " << state_at_deadline << " after " << end.waited_s
@@ -132,11 +134,11 @@ TEST_F(SlurmSft, TwoRankCpuRunCompletesWithCheckpointAndMetrics) {
 
   // The same run under mpirun (the independent reference): the same numbers, step by step.
   const std::string reference_dir = fresh_dir("slurm-reference") + "/run";
-  const ShellResult reference =
-      run_shell("cd " + repo_root() + " && " + STEPWISE_MPIRUN + " -np 2 -x OMP_NUM_THREADS=1 " + build_dir() +
-                    "/bin/stepwise train --config configs/sft/tiny-gsm8k.yaml" + run_settings(reference_dir, 2, 2),
-                kJobTimeoutS);
-  ASSERT_EQ(reference.status, 0) << reference.output;
+  const test::ProcessResult reference = test::run_process(
+      "cd " + repo_root() + " && " + STEPWISE_MPIRUN + " -np 2 -x OMP_NUM_THREADS=1 " + build_dir() +
+          "/bin/stepwise train --config configs/sft/tiny-gsm8k.yaml" + run_settings(reference_dir, 2, 2),
+      {"", kJobTimeoutS});
+  ASSERT_EQ(reference.exit_code, 0) << reference.output();
   std::printf("the same run under mpirun: %.1f s\n", reference.seconds);
   const std::vector<nlohmann::json> got = step_metrics(run_dir), want = step_metrics(reference_dir);
   ASSERT_EQ(got.size(), 2u) << read_file(run_dir + "/metrics.jsonl");
@@ -152,8 +154,8 @@ TEST_F(SlurmSft, TwoRankCpuRunCompletesWithCheckpointAndMetrics) {
 TEST_F(SlurmSft, RankKilledWithSigkillEndsTheJobFailedWithinSeconds) {
   // Far more steps than the test waits for: the job can only end through the failure.
   const std::string run_dir = fresh_dir("slurm-kill") + "/run";
-  const SubmitResult job = sbatch(repo_root(), kConfigEnv, kCpuJob + run_settings(run_dir, 100000, 0));
-  ASSERT_GE(job.job_id, 0) << job.sbatch.output;
+  const SubmitResult job = sbatch(repo_root(), job_env(), kCpuJob + run_settings(run_dir, 100000, 0));
+  ASSERT_GE(job.job_id, 0) << job.sbatch.output();
   const JobGuard guard(job.job_id);
 
   // Kill rank 1 once the ranks are training (a step has been logged).

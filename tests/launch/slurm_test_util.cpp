@@ -20,16 +20,16 @@ std::string field(const std::string& line, const std::string& key) {
 }
 
 std::string job_comp_log() {
-  const ShellResult r = run_shell("scontrol show config", kCommandTimeoutS);
+  const test::ProcessResult r = test::run_process("scontrol show config", {"", kCommandTimeoutS});
   std::smatch m;
-  return std::regex_search(r.output, m, std::regex("JobCompLoc\\s*=\\s*(\\S+)")) ? m[1].str() : "";
+  return std::regex_search(r.out, m, std::regex("JobCompLoc\\s*=\\s*(\\S+)")) ? m[1].str() : "";
 }
 
 // The last line of the job-completion log for the job ("" when it has not ended).
 std::string job_record(const std::string& log, long job_id) {
-  const ShellResult r =
-      run_shell("grep '^JobId=" + std::to_string(job_id) + " ' " + shell_quote(log) + " | tail -n 1", kCommandTimeoutS);
-  return r.output.empty() ? "" : r.output.substr(0, r.output.find('\n'));
+  const test::ProcessResult r = test::run_process(
+      "grep '^JobId=" + std::to_string(job_id) + " ' " + shell_quote(log) + " | tail -n 1", {"", kCommandTimeoutS});
+  return r.out.substr(0, r.out.find('\n'));
 }
 
 }  // namespace
@@ -39,9 +39,9 @@ std::string slurm_problem() {
   if (!conf || !*conf)
     return "SLURM_CONF is not set: start the test cluster with scripts/slurm_local.sh start and export SLURM_CONF "
            "as it says (ctest does both in the test slurm_local_start)";
-  const ShellResult ping = run_shell("scontrol ping", kCommandTimeoutS);
-  if (ping.output.find("is UP") == std::string::npos)
-    return std::string("the Slurm of SLURM_CONF=") + conf + " does not answer (scontrol ping: " + ping.output +
+  const test::ProcessResult ping = test::run_process("scontrol ping", {"", kCommandTimeoutS});
+  if (ping.output().find("is UP") == std::string::npos)
+    return std::string("the Slurm of SLURM_CONF=") + conf + " does not answer (scontrol ping: " + ping.output() +
            "); see scripts/slurm_local.sh status";
   if (job_comp_log().empty())
     return std::string("the Slurm of SLURM_CONF=") + conf +
@@ -51,9 +51,10 @@ std::string slurm_problem() {
 
 SubmitResult sbatch(const std::string& cwd, const std::string& env, const std::string& args) {
   SubmitResult s;
-  s.sbatch = run_shell("cd " + shell_quote(cwd) + " && env " + env + " sbatch --parsable " + args, kCommandTimeoutS);
+  s.sbatch = test::run_process("cd " + shell_quote(cwd) + " && env " + env + " sbatch --parsable " + args,
+                               {"", kCommandTimeoutS});
   std::smatch m;
-  if (s.sbatch.status == 0 && std::regex_search(s.sbatch.output, m, std::regex("^(\\d+)")))
+  if (s.sbatch.exit_code == 0 && std::regex_search(s.sbatch.out, m, std::regex("^(\\d+)")))
     s.job_id = std::stol(m[1].str());
   return s;
 }
@@ -75,7 +76,8 @@ JobEnd wait_for_job_end(long job_id, double timeout_s) {
 }
 
 std::string job_state(long job_id) {
-  return field(run_shell("scontrol -o show job " + std::to_string(job_id), kCommandTimeoutS).output, "JobState");
+  return field(test::run_process("scontrol -o show job " + std::to_string(job_id), {"", kCommandTimeoutS}).output(),
+               "JobState");
 }
 
 bool job_active(long job_id) {
@@ -85,7 +87,8 @@ bool job_active(long job_id) {
 
 long rank_pid(long job_id, int step, int rank) {
   // PID JOBID STEPID LOCALID GLOBALID, one line per process of the job.
-  std::istringstream lines(run_shell("scontrol listpids " + std::to_string(job_id), kCommandTimeoutS).output);
+  std::istringstream lines(
+      test::run_process("scontrol listpids " + std::to_string(job_id), {"", kCommandTimeoutS}).output());
   for (std::string line; std::getline(lines, line);) {
     std::istringstream words(line);
     std::string pid, job, step_id, local_id, global_id;
@@ -97,7 +100,8 @@ long rank_pid(long job_id, int step, int rank) {
 }
 
 JobGuard::~JobGuard() {
-  if (job_id_ >= 0) run_shell("scancel " + std::to_string(job_id_), kCommandTimeoutS);  // a no-op once it ended
+  if (job_id_ >= 0)
+    test::run_process("scancel " + std::to_string(job_id_), {"", kCommandTimeoutS});  // a no-op once it ended
 }
 
 }  // namespace stepwise::launch_test

@@ -15,7 +15,7 @@ std::string slurm_problem();
 
 struct SubmitResult {
   long job_id = -1;  // -1 when sbatch refused the job
-  ShellResult sbatch;
+  test::ProcessResult sbatch;
 };
 // Runs `sbatch --parsable <args>` in directory `cwd` with extra environment assignments `env` ("A=1 B=2").
 SubmitResult sbatch(const std::string& cwd, const std::string& env, const std::string& args);
