@@ -137,11 +137,16 @@ void ensure_best_blas_family(char** argv) {
   constexpr const char* kReasonVariable = "STEPWISE_BLAS_FAMILY_REASON";
   if (const char* reason = std::getenv(kReasonVariable)) {  // this process is the re-execution
     startup_reason() = reason;
-    unsetenv(kReasonVariable);  // children (mpirun ranks, baselines) decide for themselves; OPENBLAS_CORETYPE stays
+    // Children (mpirun ranks, baselines) decide for themselves, and OPENBLAS_CORETYPE stays: they take the same.
+    unsetenv(kReasonVariable);
+    unsetenv("STEPWISE_TEST_BLAS_FAMILY_IN_USE");
     return;
   }
-  const BlasChoice c =
-      choose_blas_family(detect_cpu_features(), blas_family_in_use(), std::getenv("OPENBLAS_CORETYPE") != nullptr);
+  // Tests of the switch itself: STEPWISE_TEST_BLAS_FAMILY_IN_USE stands for the library's own choice, so that a
+  // machine whose OpenBLAS picks well can still show the re-execution.
+  const char* pretend = std::getenv("STEPWISE_TEST_BLAS_FAMILY_IN_USE");
+  const BlasChoice c = choose_blas_family(detect_cpu_features(), pretend ? pretend : blas_family_in_use(),
+                                          std::getenv("OPENBLAS_CORETYPE") != nullptr);
   startup_reason() = c.reason;
   if (c.switch_to.empty()) return;
   setenv("OPENBLAS_CORETYPE", c.switch_to.c_str(), 1);

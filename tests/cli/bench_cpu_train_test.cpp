@@ -8,6 +8,7 @@
 
 #include "common/process.h"
 #include "io/hf_config.h"
+#include "kernels/cpu/blas_family.h"
 
 namespace stepwise::testing {
 namespace {
@@ -46,19 +47,51 @@ TEST(BenchCpuTrain, PrintsItsFiguresThePyTorchBaselineAndAJsonLine) {
   EXPECT_EQ(result["batch"], 1);
   EXPECT_EQ(result["seq"], 32);
   EXPECT_EQ(result["threads"], 1);
-  const double ours = result["stepwise_tokens_per_s"], torch = result["torch_tokens_per_s"];
+  const double ours = result["stepwise_tokens_per_s"], fast = result["stepwise_f32_tokens_per_s"],
+               torch = result["torch_tokens_per_s"];
   EXPECT_GT(ours, 0);
+  EXPECT_GT(fast, 0);
   EXPECT_GT(torch, 0);
   EXPECT_NEAR(result["ratio"].get<double>(), ours / torch, 1e-9 * ours / torch);
+  EXPECT_NEAR(result["ratio_f32"].get<double>(), fast / torch, 1e-9 * fast / torch);
   // The printed lines show the same figures (rounded to whole tokens/s, the ratio to 2 decimals).
-  EXPECT_NEAR(figure_after(r.out, "stepwise (CPU fp32)"), ours, 0.5);
-  EXPECT_NEAR(figure_after(r.out, "ratio stepwise / PyTorch"), ours / torch, 0.005);
+  EXPECT_NEAR(figure_after(r.out, "stepwise, f64 accumulation (the reference)"), ours, 0.5);
+  EXPECT_NEAR(figure_after(r.out, "stepwise, f32 accumulation"), fast, 0.5);
+  EXPECT_NEAR(figure_after(r.out, "ratio stepwise f64 / PyTorch"), ours / torch, 0.005);
+  EXPECT_NEAR(figure_after(r.out, "ratio stepwise f32 / PyTorch"), fast / torch, 0.005);
   EXPECT_NE(r.out.find("PyTorch "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("OpenBLAS kernels: " + result["blas_kernels"].get<std::string>() + " ("), std::string::npos)
+      << r.out;
   // Both ran the same model on random tokens from a small random initialisation: the cross-entropy of nearly
   // uniform predictions, ln(vocab), for both.
   const double uniform = std::log(static_cast<double>(qwen3_preset("qwen3-tiny").vocab_size));
-  EXPECT_NEAR(loss_on(r.out, "stepwise (CPU fp32)"), uniform, 0.1) << r.out;
+  EXPECT_NEAR(loss_on(r.out, "stepwise, f64 accumulation"), uniform, 0.1) << r.out;
+  EXPECT_NEAR(loss_on(r.out, "stepwise, f32 accumulation"), uniform, 0.1) << r.out;
   EXPECT_NEAR(loss_on(r.out, "PyTorch"), uniform, 0.1) << r.out;
+}
+
+// The OpenBLAS kernel family: a user's OPENBLAS_CORETYPE stands; when the library picks a family below the CPU (as
+// OpenBLAS 0.3.21 does on Sapphire Rapids: Prescott), the binary re-executes itself with the best validated family
+// for this CPU, and the benchmark names it. STEPWISE_TEST_BLAS_FAMILY_IN_USE stands for the library's poor choice.
+TEST(BenchCpuTrain, NamesTheOpenBlasKernelsItRanAndSwitchesWhenTheLibraryFallsBelowTheCpu) {
+  const std::string run = test::stepwise_binary() + kTinyRun + " --no-torch --accumulation float32";
+  const test::ProcessResult forced = test::run_process("env OPENBLAS_CORETYPE=Prescott " + run, {"", 60});
+  ASSERT_EQ(forced.exit_code, 0) << forced.describe();
+  EXPECT_NE(forced.out.find("OpenBLAS kernels: Prescott (set by OPENBLAS_CORETYPE)"), std::string::npos)
+      << forced.out;
+  EXPECT_EQ(last_json_line(forced.out)["blas_kernels"], "Prescott");
+
+  const kernels::cpu::BlasFamily* best = kernels::cpu::best_blas_family(kernels::cpu::detect_cpu_features());
+  ASSERT_NE(best, nullptr);
+  if (best->tier == 0) GTEST_SKIP() << "this CPU runs no family above Prescott: nothing to switch to";
+  const test::ProcessResult switched =
+      test::run_process("env -u OPENBLAS_CORETYPE STEPWISE_TEST_BLAS_FAMILY_IN_USE=Prescott " + run, {"", 60});
+  ASSERT_EQ(switched.exit_code, 0) << switched.describe();
+  EXPECT_NE(switched.out.find("OpenBLAS kernels: " + std::string(best->name) +
+                              " (chosen by stepwise: OpenBLAS picked Prescott, below what this"),
+            std::string::npos)
+      << switched.out;
+  EXPECT_EQ(last_json_line(switched.out)["blas_kernels"], best->name);
 }
 
 TEST(BenchCpuTrain, NoTorchLeavesTheBaselineOut) {
