@@ -1,4 +1,5 @@
 // `stepwise train`: an SFT run from a YAML config (train/train_config.h), on one process or under mpirun.
+#include <cstdio>
 #include <memory>
 #include <string>
 #include <vector>
@@ -8,6 +9,7 @@
 #include "cli/flags.h"
 #include "distributed/mpi_runtime.h"
 #include "train/loop.h"
+#include "train/train_config.h"
 
 namespace stepwise::cli {
 
@@ -43,8 +45,16 @@ void add_train_command(CommandLine& cli, CLI::App& parent) {
       parent, "train", "supervised fine-tuning from a YAML config, with checkpoints and exact resume",
       "stepwise train --config configs/sft/tiny-gsm8k.yaml --set optimizer.lr=3e-4 --output runs/try1\n"
       "mpirun -np 8 stepwise train --config configs/sft/qwen3-0.6b-math.yaml --resume",
-      "The config's fields and defaults: docs/sft.md. With run.tp x run.dp > 1, run under mpirun or srun with\n"
+      "The config's fields and defaults: --help-config (the table in docs/sft.md). With run.tp x run.dp > 1, run under mpirun or srun with\n"
       "that many ranks (launch/mpirun.sh, launch/slurm/sft.sbatch).");
+  // Before --config's requirement is checked: flag callbacks run first, and Success ends the parse with status 0.
+  command.add_flag_callback(
+      "--help-config",
+      [] {
+        std::fputs(train_config_schema().markdown_reference().c_str(), stdout);
+        throw CLI::Success();
+      },
+      "print every config field (key, type, default, allowed values, meaning) as a Markdown table and exit");
   existing_file(
       command.add_option("--config", flags->config_path, "the run's YAML config")->required()->type_name("FILE"));
   command.add_flag("--resume", flags->options.resume, "continue from the newest complete checkpoint of run.output_dir");

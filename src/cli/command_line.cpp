@@ -216,6 +216,8 @@ int CommandLine::run(int argc, char** argv) {
   } catch (const CLI::CallForHelp&) {
     std::fputs(root_.help().c_str(), stdout);
     return 0;
+  } catch (const CLI::Success&) {  // a flag that printed what was asked for (train --help-config)
+    return 0;
   } catch (const CLI::ParseError& e) {
     // A mistyped flag often causes the error (a required flag "missing"): name it first.
     CLI::App& command = deepest_selected(root_);

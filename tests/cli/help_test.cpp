@@ -15,6 +15,7 @@
 #include "cli/command_line.h"
 #include "cli/suggest.h"
 #include "common/process.h"
+#include "train/train_config.h"
 
 namespace stepwise::cli {
 namespace {
@@ -183,6 +184,14 @@ TEST(Help, MistypedCommandSuggestsTheNearest) {
   expect_one_error_line(stepwise("data prepaer"), 1, {"unknown subcommand 'prepaer' (did you mean prepare?)"});
   expect_one_error_line(stepwise("help tokenise"), 2, {"unknown command 'tokenise' (did you mean tokenize?)"});
   expect_one_error_line(stepwise("bench"), 1, {"stepwise bench: error: name a benchmark: cpu-train, "});
+}
+
+// The config reference comes from the schema that parses the YAML, without a --config (required otherwise).
+TEST(Help, TrainPrintsTheConfigReference) {
+  const ProcessResult r = stepwise("train --help-config");
+  EXPECT_EQ(r.exit_code, 0) << r.describe();
+  EXPECT_EQ(r.out, train_config_schema().markdown_reference());
+  EXPECT_NE(r.out.find("| `optimizer.lr` |"), std::string::npos) << r.out;
 }
 
 TEST(Suggest, EditDistance) {
