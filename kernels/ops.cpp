@@ -222,7 +222,8 @@ void convert(Tensor& dst, const Tensor& src) {
 void adamw_step(Tensor& master, const Tensor& grad, Tensor& m, Tensor& v, Tensor* param_copy, const AdamWHyper& hp,
                 int64_t step, float grad_scale) {
   same_device("adamw_step", {&master, &grad, &m, &v});
-  for (const Tensor* t : std::initializer_list<const Tensor*>{&grad, &m, &v}) expect_shape("adamw_step", "state", *t, master.shape());
+  for (const Tensor* t : std::initializer_list<const Tensor*>{&grad, &m, &v})
+    expect_shape("adamw_step", "state", *t, master.shape());
   if (param_copy) expect_shape("adamw_step", "param_copy", *param_copy, master.shape());
   SW_CHECK(step >= 1, "adamw_step: step counts from 1, got ", step);
   SW_DISPATCH(master.device(), adamw_step, master, grad, m, v, param_copy, hp, step, grad_scale);

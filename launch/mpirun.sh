@@ -32,18 +32,26 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 [[ $# -gt 0 ]] || { echo "launch/mpirun.sh: give a stepwise command (score, generate, train, bench ...)" >&2; exit 2; }
-[[ "$ranks" =~ ^[1-9][0-9]*$ ]] || { echo "launch/mpirun.sh: -n needs a positive rank count, got '$ranks'" >&2; exit 2; }
+[[ "$ranks" =~ ^[1-9][0-9]*$ ]] ||
+  { echo "launch/mpirun.sh: -n needs a positive rank count, got '$ranks'" >&2; exit 2; }
 [[ -z "$per_node" || "$per_node" =~ ^[1-9][0-9]*$ ]] ||
   { echo "launch/mpirun.sh: --ranks-per-node needs a positive count, got '$per_node'" >&2; exit 2; }
-[[ -z "$hostfile" || -r "$hostfile" ]] || { echo "launch/mpirun.sh: cannot read hostfile '$hostfile'" >&2; exit 2; }
+[[ -z "$hostfile" || -r "$hostfile" ]] ||
+  { echo "launch/mpirun.sh: cannot read hostfile '$hostfile'" >&2; exit 2; }
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bin="${STEPWISE_BIN:-}"
 if [[ -z "$bin" ]]; then
-  if [[ -x "$root/build/bin/stepwise" ]]; then bin="$root/build/bin/stepwise"; else bin="$(command -v stepwise || true)"; fi
+  if [[ -x "$root/build/bin/stepwise" ]]; then
+    bin="$root/build/bin/stepwise"
+  else
+    bin="$(command -v stepwise || true)"
+  fi
 fi
-[[ -z "${STEPWISE_BIN:-}" || -x "$bin" ]] || { echo "launch/mpirun.sh: STEPWISE_BIN=$bin is not an executable file" >&2; exit 2; }
-[[ -n "$bin" ]] || { echo "launch/mpirun.sh: no stepwise binary: build it (scripts/build.sh) or set STEPWISE_BIN" >&2; exit 2; }
+[[ -z "${STEPWISE_BIN:-}" || -x "$bin" ]] ||
+  { echo "launch/mpirun.sh: STEPWISE_BIN=$bin is not an executable file" >&2; exit 2; }
+[[ -n "$bin" ]] ||
+  { echo "launch/mpirun.sh: no stepwise binary: build it (scripts/build.sh) or set STEPWISE_BIN" >&2; exit 2; }
 
 args=(-np "$ranks" --bind-to none)
 [[ -n "$hostfile" ]] && args+=(--hostfile "$hostfile")
@@ -53,7 +61,8 @@ args=(-np "$ranks" --bind-to none)
 
 local_ranks="${per_node:-$ranks}"
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-$(( $(nproc) / local_ranks > 0 ? $(nproc) / local_ranks : 1 ))}"
-for name in OMP_NUM_THREADS PATH LD_LIBRARY_PATH CUDA_VISIBLE_DEVICES $(compgen -e | grep -E '^(STEPWISE|NCCL|UCX)_' || true); do
+for name in OMP_NUM_THREADS PATH LD_LIBRARY_PATH CUDA_VISIBLE_DEVICES \
+  $(compgen -e | grep -E '^(STEPWISE|NCCL|UCX)_' || true); do
   [[ -n "${!name+x}" ]] && args+=(-x "$name")
 done
 

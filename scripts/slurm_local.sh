@@ -95,7 +95,8 @@ start_munged() {
 
 free_port_pair() {
   if [[ -n "${STEPWISE_SLURM_PORT:-}" ]]; then
-    [[ "$STEPWISE_SLURM_PORT" =~ ^[0-9]+$ ]] || die "STEPWISE_SLURM_PORT must be a port number, got '$STEPWISE_SLURM_PORT'"
+    [[ "$STEPWISE_SLURM_PORT" =~ ^[0-9]+$ ]] ||
+      die "STEPWISE_SLURM_PORT must be a port number, got '$STEPWISE_SLURM_PORT'"
     local p="$STEPWISE_SLURM_PORT"
     port_in_use "$p" && die "port $p (STEPWISE_SLURM_PORT, for slurmctld) is in use"
     port_in_use $((p + 1)) && die "port $((p + 1)) (STEPWISE_SLURM_PORT + 1, for slurmd) is in use"

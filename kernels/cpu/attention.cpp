@@ -73,7 +73,9 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alp
 }
 
 // Number of keys query row i (0-based in its sequence) may see.
-int64_t visible_keys(int64_t i, int64_t lq, int64_t lk) { return std::max<int64_t>(0, std::min(lk, i + (lk - lq) + 1)); }
+int64_t visible_keys(int64_t i, int64_t lq, int64_t lk) {
+  return std::max<int64_t>(0, std::min(lk, i + (lk - lq) + 1));
+}
 
 template <class T>
 void forward(Tensor& out, Tensor& lse, const Tensor& q, const Tensor& k, const Tensor& v, const SeqLayout& seqs,

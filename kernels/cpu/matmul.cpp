@@ -104,7 +104,8 @@ void matmul(Tensor& c, const Tensor& a, bool trans_a, const Tensor& b, bool tran
           for (int64_t j = 0; j < tn; ++j) out[j] = static_cast<float>(alpha * in[j]);
         } else {
 #pragma omp simd
-          for (int64_t j = 0; j < tn; ++j) out[j] = static_cast<float>(alpha * in[j] + static_cast<double>(beta) * out[j]);
+          for (int64_t j = 0; j < tn; ++j)
+            out[j] = static_cast<float>(alpha * in[j] + static_cast<double>(beta) * out[j]);
         }
       }
     }
