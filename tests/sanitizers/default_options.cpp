@@ -41,12 +41,15 @@ const char* __asan_default_options() {
 
 const char* __ubsan_default_options() { return "print_stacktrace=1:halt_on_error=1"; }
 
-// Under mpirun (Open MPI sets OMPI_COMM_WORLD_SIZE), each allocation's stack is unwound the slow way: Debian's Open
-// MPI is built without frame pointers, and only that unwinder reaches from an allocation in an Open MPI plugin
-// (unloaded at exit, so nameless in the report) back into libmpi, where the suppressions below recognise it. It
-// costs 5x in malloc-heavy tests, so other processes keep the fast unwinder.
+// In an MPI rank, each allocation's stack is unwound the slow way: Debian's Open MPI is built without frame
+// pointers, and only that unwinder reaches from an allocation in an Open MPI plugin (unloaded at exit, so nameless
+// in the report) back into libmpi, where the suppressions below recognise it. A rank is known by its launcher's
+// variables: mpirun sets OMPI_COMM_WORLD_SIZE, srun (Slurm's direct launch, launch/slurm/sft.sbatch) sets
+// SLURM_PROCID. It costs 5x in malloc-heavy tests, so other processes keep the fast unwinder.
 const char* __lsan_default_options() {
-  return in_environment("OMPI_COMM_WORLD_SIZE") ? "print_suppressions=0:fast_unwind_on_malloc=0" : "";
+  return in_environment("OMPI_COMM_WORLD_SIZE") || in_environment("SLURM_PROCID")
+             ? "print_suppressions=0:fast_unwind_on_malloc=0"
+             : "";
 }
 
 // The only leaks suppressed: memory Open MPI (4.1, Debian 12) keeps from MPI_Init to exit, some of it allocated by
