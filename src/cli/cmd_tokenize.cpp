@@ -42,7 +42,7 @@ void print_ids(const std::vector<int32_t>& ids) {
 nlohmann::ordered_json parse_stdin_json(const std::string& text, const char* expected) {
   try {
     return nlohmann::ordered_json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // syntax, and numbers out of range (406: "1e999")
     invalid_argument("stdin: expected ", expected, ", but it is not valid JSON (", e.what(), ")");
   }
 }

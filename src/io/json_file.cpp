@@ -17,7 +17,7 @@ nlohmann::json read_json_file(const std::string& path, StatusCode bad_json) {
   if (in.bad()) fail_os_error("cannot read", path, errno);
   try {
     return nlohmann::json::parse(text.str());
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // syntax, and numbers out of range (406: "1e999")
     fail(bad_json, path, ": not valid JSON (", e.what(), ")");
   }
 }

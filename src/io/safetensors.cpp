@@ -134,7 +134,7 @@ void parse_header(const std::string& path, const char* text, size_t length, size
   nlohmann::json header;
   try {
     header = nlohmann::json::parse(text, text + length);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // syntax, and numbers out of range (406: "1e999")
     corrupt(path, "header is not valid JSON (", e.what(), ")");
   }
   if (!header.is_object()) corrupt(path, "header is a JSON ", header.type_name(), ", not an object");

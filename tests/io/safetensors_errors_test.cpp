@@ -100,6 +100,12 @@ TEST_F(SafetensorsErrors, HeaderIsNotJson) {
   expect_open_error(StatusCode::kDataLoss, {"header is not valid JSON"});
 }
 
+// nlohmann::json reports a number beyond double's range as out_of_range, not parse_error (fuzz_safetensors_index).
+TEST_F(SafetensorsErrors, HeaderNumberOutOfRange) {
+  write(R"({"__metadata__": {"x": 1e999}})", good_data());
+  expect_open_error(StatusCode::kDataLoss, {"header is not valid JSON", "number overflow"});
+}
+
 TEST_F(SafetensorsErrors, HeaderIsNotAnObject) {
   write("[1, 2, 3]", "");
   expect_open_error(StatusCode::kDataLoss, {"not an object"});
@@ -213,6 +219,9 @@ TEST_F(ShardedErrors, IndexPutsATensorInTheWrongShard) {
 TEST_F(ShardedErrors, IndexIsNotJsonOrHasNoWeightMap) {
   write_index(R"({"weight_map": {"a": )");
   EXPECT_STATUS_ERROR(SafetensorsCheckpoint::open(dir.path()), StatusCode::kDataLoss, {index, "not valid JSON"});
+  write_index(R"([444.4e4444444444])");  // found by fuzz_safetensors_index: out_of_range escaped read_json_file
+  EXPECT_STATUS_ERROR(SafetensorsCheckpoint::open(dir.path()), StatusCode::kDataLoss,
+                      {index, "not valid JSON", "number overflow"});
   write_index(R"({"metadata": {}})");
   EXPECT_STATUS_ERROR(SafetensorsCheckpoint::open(dir.path()), StatusCode::kDataLoss, {index, "weight_map"});
 }
