@@ -13,16 +13,16 @@
 namespace stepwise {
 
 namespace {
-[[noreturn]] void no_cuda(const char* what) {
-  fail(StatusCode::kFailedPrecondition, what,
-       ": this build of stepwise has no CUDA backend (rebuild with -DSTEPWISE_CUDA=ON on a machine with nvcc)");
-}
-
 #ifdef STEPWISE_HAS_CUDA
 void cuda_ok(cudaError_t err, const char* what, size_t bytes) {
   if (err != cudaSuccess)
     fail(err == cudaErrorMemoryAllocation ? StatusCode::kResourceExhausted : StatusCode::kInternal, what, " (",
          bytes, " bytes) failed: ", cudaGetErrorString(err));
+}
+#else
+[[noreturn]] void no_cuda(const char* what) {
+  fail(StatusCode::kFailedPrecondition, what,
+       ": this build of stepwise has no CUDA backend (rebuild with -DSTEPWISE_CUDA=ON on a machine with nvcc)");
 }
 #endif
 }  // namespace

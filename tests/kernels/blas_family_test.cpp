@@ -46,11 +46,13 @@ TEST(BlasFamily, TheFamilyForThisCpuFitsItsFeatures) {
   EXPECT_TRUE(best->fits(f));
   const std::set<std::string> flags = proc_cpuinfo_flags();
   const std::string name = best->name;
-  if (name == "SkylakeX")
+  if (name == "SkylakeX") {
     for (const char* need : {"avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl", "avx2", "fma"})
       EXPECT_EQ(flags.count(need), 1u) << name << " needs " << need;
-  if (name == "Haswell")
+  }
+  if (name == "Haswell") {
     for (const char* need : {"avx2", "fma"}) EXPECT_EQ(flags.count(need), 1u) << name << " needs " << need;
+  }
   // Whatever runs after the start-up switch is at least as good as the library's choice.
   const BlasChoice c = choose_blas_family(f, blas_family_in_use(), false);
   EXPECT_GE(blas_family_tier(c.switch_to.empty() ? c.in_use : c.switch_to), blas_family_tier(c.in_use));
