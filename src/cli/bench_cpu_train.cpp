@@ -62,11 +62,9 @@ nlohmann::json torch_baseline(const Qwen3Config& config, const CpuTrainFlags& f)
   const std::string cfg_path = "/tmp/stepwise-bench-" + std::to_string(getpid()) + ".json";
   std::ofstream(cfg_path) << qwen3_config_to_json(config).dump();
   const std::unique_ptr<const char, int (*)(const char*)> remove_later(cfg_path.c_str(), std::remove);
-  const std::string out =
-      run_capture(f.python + " " + f.script + " " + cfg_path + " --batch " + std::to_string(f.batch) + " --seq " +
+  return run_json(f.python + " " + f.script + " " + cfg_path + " --batch " + std::to_string(f.batch) + " --seq " +
                   std::to_string(f.seq) + " --steps " + std::to_string(f.steps) + " --warmup " +
                   std::to_string(f.warmup) + " --threads " + std::to_string(f.threads));
-  return nlohmann::json::parse(out.substr(out.rfind('{')));
 }
 
 int bench_cpu_train(const CpuTrainFlags& flags) {

@@ -168,10 +168,9 @@ int bench_scaling(const ScalingFlags& options) {
     int lt = 0, ld = 0;
     if (std::sscanf(item.c_str(), "%dx%d", &lt, &ld) != 2 || lt < 1 || ld < 1)
       invalid_argument("bench scaling: --layouts item '", item, "' is not TPxDP (e.g. 2x1)");
-    const std::string out =
-        run_capture(mpirun + " -np " + std::to_string(lt * ld) + " -x OMP_NUM_THREADS=1 " + self_exe() +
-                    " bench scaling --worker --tp " + std::to_string(lt) + " --dp " + std::to_string(ld) + flags);
-    nlohmann::json r = nlohmann::json::parse(out.substr(out.rfind('{')));
+    nlohmann::json r = run_json(mpirun + " -np " + std::to_string(lt * ld) + " -x OMP_NUM_THREADS=1 " + self_exe() +
+                                " bench scaling --worker --tp " + std::to_string(lt) + " --dp " + std::to_string(ld) +
+                                flags);
     const bool ok = close_to(r["tp_bytes"], r["tp_bytes_analytic"]) && close_to(r["dp_bytes"], r["dp_bytes_analytic"]);
     all_ok = all_ok && ok;
     r["bytes_match_analytic"] = ok;

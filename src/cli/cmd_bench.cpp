@@ -15,6 +15,8 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
+namespace {
+
 // Runs a command and returns its stdout; errors name the command. Its stderr goes straight to ours.
 std::string run_capture(const std::string& cmd) {
   FILE* p = popen(cmd.c_str(), "r");
@@ -28,6 +30,18 @@ std::string run_capture(const std::string& cmd) {
          WIFEXITED(status) ? "exit status " + std::to_string(WEXITSTATUS(status)) : "killed", "; its messages are ",
          "above): ", cmd, out.empty() ? "" : "; its output: " + out);
   return out;
+}
+
+}  // namespace
+
+nlohmann::json run_json(const std::string& cmd) {
+  const std::string out = run_capture(cmd);
+  const size_t start = out.rfind('{');
+  const nlohmann::json result = nlohmann::json::parse(out.begin() + (start == std::string::npos ? 0 : start),
+                                                      out.end(), nullptr, /*allow_exceptions=*/false);
+  if (result.is_discarded() || !result.is_object())
+    fail(StatusCode::kUnavailable, "no JSON result line at the end of the output of: ", cmd, "; its output: ", out);
+  return result;
 }
 
 void add_bench_command(CommandLine& cli, CLI::App& parent) {

@@ -103,5 +103,15 @@ TEST(BenchCpuTrain, NoTorchLeavesTheBaselineOut) {
   EXPECT_EQ(r.out.find("PyTorch"), std::string::npos) << r.out;
 }
 
+// A baseline that ends without its JSON result line (here /bin/echo, which prints its arguments and succeeds) is an
+// error naming the command, not a crash.
+TEST(BenchCpuTrain, BaselineWithoutAResultLineIsNamed) {
+  const test::ProcessResult r =
+      test::run_process(test::stepwise_binary() + kTinyRun + " --accumulation float32 --python /bin/echo", {"", 60});
+  EXPECT_EQ(r.exit_code, 1) << r.describe();
+  EXPECT_NE(r.err.find("no JSON result line at the end of the output of: /bin/echo "), std::string::npos)
+      << r.describe();
+}
+
 }  // namespace
 }  // namespace stepwise::testing
