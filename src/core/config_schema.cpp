@@ -97,11 +97,12 @@ void ConfigSchemaBase::parse_into(void* config, const std::string& yaml_text, co
     invalid_argument(source, ":", e.mark.line + 1, ": not valid YAML: ", e.msg);
   }
   if (root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
-  if (!root.IsMap()) {
+  const auto section_names = [&] {
     std::string names;
-    for (const auto& [name, doc] : sections_) names += (names.empty() ? "" : ", ") + name + ":";
-    invalid_argument(source, ": the config must be a mapping of sections (", names, ")");
-  }
+    for (const auto& [name, doc] : sections_) names += (names.empty() ? "" : ", ") + name;
+    return names;
+  };
+  if (!root.IsMap()) invalid_argument(source, ": the config must be a mapping of sections (", section_names(), ")");
   for (const std::string& o : overrides) apply_override(root, o, loc.overridden_);
 
   const auto line_of = [](const YAML::Node& n) { return n.Mark().line >= 0 ? n.Mark().line + 1 : -1; };
@@ -116,11 +117,7 @@ void ConfigSchemaBase::parse_into(void* config, const std::string& yaml_text, co
     if (line_of(kv.first) > 0) loc.lines_.emplace_back(name, line_of(kv.first));
     bool known = false;
     for (const auto& [s, doc] : sections_) known |= s == name;
-    if (!known) {
-      std::string list;
-      for (const auto& [s, doc] : sections_) list += (list.empty() ? "" : ", ") + s;
-      invalid_argument(loc.where(name), ": unknown section ", name, " (sections: ", list, ")");
-    }
+    if (!known) invalid_argument(loc.where(name), ": unknown section ", name, " (sections: ", section_names(), ")");
     const YAML::Node& section = kv.second;
     if (!section.IsNull() && !section.IsMap())
       invalid_argument(loc.where(name), ": ", name, " must be a mapping of keys, got ", kind(section));
