@@ -143,6 +143,38 @@ void attention_backward(Tensor& dq, Tensor& dk, Tensor& dv, const Tensor& dout, 
   SW_DISPATCH(q.device(), attention_backward, dq, dk, dv, dout, q, k, v, out, lse, seqs, scale);
 }
 
+void paged_kv_write(Tensor& k_pool, Tensor& v_pool, const Tensor& k, const Tensor& v, const Tensor& slots) {
+  same_device("paged_kv_write", {&k_pool, &v_pool, &k, &v, &slots});
+  SW_CHECK(k.ndim() == 3 && k_pool.ndim() == 3 && k.size(1) == k_pool.size(1) && k.size(2) == k_pool.size(2) &&
+               k.dtype() == k_pool.dtype(),
+           "paged_kv_write: k ", k.describe(), " into pool ", k_pool.describe());
+  expect_shape("paged_kv_write", "v", v, k.shape());
+  expect_shape("paged_kv_write", "v_pool", v_pool, k_pool.shape());
+  expect_shape("paged_kv_write", "slots", slots, {k.size(0)});
+  slots.check_dtype(DType::kI32);
+  SW_DISPATCH(k.device(), paged_kv_write, k_pool, v_pool, k, v, slots);
+}
+
+void paged_attention_forward(Tensor& out, const Tensor& q, const Tensor& k_pool, const Tensor& v_pool,
+                             const PagedLayout& layout, float scale) {
+  same_device("paged_attention_forward",
+              {&out, &q, &k_pool, &v_pool, &layout.cu_q, &layout.seq_lens, &layout.block_tables});
+  SW_CHECK(q.ndim() == 3 && k_pool.ndim() == 3 && k_pool.shape() == v_pool.shape() && q.size(2) == k_pool.size(2) &&
+               q.size(1) % k_pool.size(1) == 0,
+           "paged_attention_forward: q ", q.describe(), ", k_pool ", k_pool.describe(), ", v_pool ",
+           v_pool.describe());
+  expect_shape("paged_attention_forward", "out", out, q.shape());
+  const int64_t s = layout.seq_lens.numel();
+  SW_CHECK(layout.cu_q.numel() == s + 1 && layout.block_tables.ndim() == 2 && layout.block_tables.size(0) == s &&
+               layout.block_size > 0 && k_pool.size(0) % layout.block_size == 0,
+           "paged_attention_forward: cu_q ", layout.cu_q.describe(), ", seq_lens ", layout.seq_lens.describe(),
+           ", block_tables ", layout.block_tables.describe(), ", block_size ", layout.block_size);
+  layout.cu_q.check_dtype(DType::kI32);
+  layout.seq_lens.check_dtype(DType::kI32);
+  layout.block_tables.check_dtype(DType::kI32);
+  SW_DISPATCH(q.device(), paged_attention_forward, out, q, k_pool, v_pool, layout, scale);
+}
+
 void swiglu_forward(Tensor& out, const Tensor& gate_up) {
   same_device("swiglu_forward", {&out, &gate_up});
   expect_shape("swiglu_forward", "gate_up", gate_up, {out.size(0), 2 * out.size(1)});

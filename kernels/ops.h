@@ -80,6 +80,25 @@ void attention_forward(Tensor& out, Tensor& lse, const Tensor& q, const Tensor& 
 void attention_backward(Tensor& dq, Tensor& dk, Tensor& dv, const Tensor& dout, const Tensor& q, const Tensor& k,
                         const Tensor& v, const Tensor& out, const Tensor& lse, const SeqLayout& seqs, float scale);
 
+// The serving engine's paged KV cache: each layer's keys and values live in one pool of fixed-size blocks,
+// k_pool / v_pool [num_blocks * block_size, Hkv, hd]; a sequence's keys are the rows of the blocks its block table
+// lists, in order (slot = block * block_size + offset). Sequence s of a step owns query rows [cu_q[s], cu_q[s+1]):
+// its newest tokens, the last Lq of its seq_lens[s] keys (already written to the pool), so causality is as in
+// SeqLayout with Lk = seq_lens[s].
+struct PagedLayout {
+  Tensor cu_q;          // i32 [S + 1], on the op's device
+  Tensor seq_lens;      // i32 [S]
+  Tensor block_tables;  // i32 [S, max_blocks]: row s lists sequence s's blocks (entries past its length unused)
+  int64_t block_size = 0;
+  int64_t max_q = 0;  // the largest Lq and Lk, for the launch shapes
+  int64_t max_k = 0;
+};
+// Scatter: k_pool[slots[i]] = k[i] and v_pool[slots[i]] = v[i]. k, v: [N, Hkv, hd]; slots: i32 [N].
+void paged_kv_write(Tensor& k_pool, Tensor& v_pool, const Tensor& k, const Tensor& v, const Tensor& slots);
+// out[Nq, Hq, hd] = softmax(q k^T * scale) v over each sequence's keys in the pool (causal, grouped-query).
+void paged_attention_forward(Tensor& out, const Tensor& q, const Tensor& k_pool, const Tensor& v_pool,
+                             const PagedLayout& layout, float scale);
+
 // SwiGLU on a fused projection: gate_up[N, 2F] holds gate in columns [0, F) and up in [F, 2F);
 // out[N, F] = silu(gate) * up.
 void swiglu_forward(Tensor& out, const Tensor& gate_up);

@@ -1,4 +1,5 @@
-// CPU causal grouped-query attention over packed sequences, forward and backward, accumulated in f64. Work is split
+// CPU causal grouped-query attention over packed sequences (contiguous keys) or a paged KV pool, forward and
+// backward (contiguous only), accumulated in f64. Work is split
 // into blocks of queries; each block's scores against its visible keys are f64 dgemm products of f64 copies of the
 // f32 operands (single-threaded calls: OpenBLAS's OpenMP build runs serially inside our parallel loop), the softmax
 // and its gradient are f64, and only the results (out, lse, dq, dk, dv) are rounded to f32. No T x T matrix is
@@ -17,6 +18,7 @@
 #include <cmath>
 #include <vector>
 
+#include "core/status.h"
 #include "kernels/cpu/cpu_ops.h"
 
 namespace stepwise::kernels::cpu {
@@ -77,22 +79,58 @@ int64_t visible_keys(int64_t i, int64_t lq, int64_t lk) {
   return std::max<int64_t>(0, std::min(lk, i + (lk - lq) + 1));
 }
 
-template <class T>
-void forward(Tensor& out, Tensor& lse, const Tensor& q, const Tensor& k, const Tensor& v, const SeqLayout& seqs,
-             float scale) {
-  const Geometry g = geometry(q, k, seqs);
-  const float* qp = q.data_as<float>();
-  const float* kp = k.data_as<float>();
-  const float* vp = v.data_as<float>();
-  float* op = out.data_as<float>();
-  float* lp = lse.data_as<float>();
+// Where the keys and values of sequence s are: contiguous rows (training, a single sequence's KvCache) or the
+// blocks of a paged pool (the serving engine). load() copies kv head kh's first `rows` keys and values into
+// contiguous T [rows, hd].
+struct ContiguousKeys {
+  const float* k;
+  const float* v;
+  const int32_t* cu_k;
+  int64_t hkv, hd;
+  int64_t length(int64_t s) const { return cu_k[s + 1] - cu_k[s]; }
+  template <class T>
+  void load(std::vector<T>& kd, std::vector<T>& vd, int64_t s, int64_t kh, int64_t rows) const {
+    head_rows_in(kd, k + (cu_k[s] * hkv + kh) * hd, hkv * hd, rows, hd);
+    head_rows_in(vd, v + (cu_k[s] * hkv + kh) * hd, hkv * hd, rows, hd);
+  }
+};
 
+struct PagedKeys {
+  const float* k;
+  const float* v;
+  const int32_t* seq_lens;
+  const int32_t* block_tables;
+  int64_t max_blocks, block_size, hkv, hd;
+  int64_t length(int64_t s) const { return seq_lens[s]; }
+  template <class T>
+  void load(std::vector<T>& kd, std::vector<T>& vd, int64_t s, int64_t kh, int64_t rows) const {
+    kd.resize(static_cast<size_t>(rows * hd));
+    vd.resize(static_cast<size_t>(rows * hd));
+    const int32_t* table = block_tables + s * max_blocks;
+    for (int64_t r = 0; r < rows; ++r) {
+      const int64_t slot = table[r / block_size] * block_size + r % block_size;
+      const float* kr = k + (slot * hkv + kh) * hd;
+      const float* vr = v + (slot * hkv + kh) * hd;
+#pragma omp simd
+      for (int64_t e = 0; e < hd; ++e) {
+        kd[r * hd + e] = kr[e];
+        vd[r * hd + e] = vr[e];
+      }
+    }
+  }
+};
+
+// lse may be null (inference keeps no log-sum-exp).
+template <class T, class Keys>
+void forward(float* op, float* lp, const float* qp, const Keys& keys, const int32_t* cu_q, int64_t n_seqs,
+             int64_t hq, int64_t hkv, int64_t hd, float scale) {
+  const int64_t group = hq / hkv, ld_q = hq * hd;
   // Work items: (sequence, head, block of queries); later blocks cost more under the causal mask.
   struct Item { int64_t s, h, i0; };
   std::vector<Item> items;
-  for (int64_t s = 0; s < g.n_seqs; ++s)
-    for (int64_t h = 0; h < g.hq; ++h)
-      for (int64_t i0 = 0; i0 < g.cu_q[s + 1] - g.cu_q[s]; i0 += kQueryBlock) items.push_back({s, h, i0});
+  for (int64_t s = 0; s < n_seqs; ++s)
+    for (int64_t h = 0; h < hq; ++h)
+      for (int64_t i0 = 0; i0 < cu_q[s + 1] - cu_q[s]; i0 += kQueryBlock) items.push_back({s, h, i0});
 
 #pragma omp parallel
   {
@@ -100,21 +138,19 @@ void forward(Tensor& out, Tensor& lse, const Tensor& q, const Tensor& k, const T
 #pragma omp for schedule(dynamic, 1)
     for (size_t it = 0; it < items.size(); ++it) {
       const Item w = items[it];
-      const int64_t q0 = g.cu_q[w.s], lq = g.cu_q[w.s + 1] - q0, k0 = g.cu_k[w.s], lk = g.cu_k[w.s + 1] - k0;
+      const int64_t q0 = cu_q[w.s], lq = cu_q[w.s + 1] - q0, lk = keys.length(w.s);
       const int64_t rows = std::min(kQueryBlock, lq - w.i0), kmax = visible_keys(w.i0 + rows - 1, lq, lk);
-      const int64_t kh = w.h / g.group, hd = g.hd;
-      float* ob = op + ((q0 + w.i0) * g.hq + w.h) * hd;
-      float* lb = lp + (q0 + w.i0) * g.hq + w.h;
+      float* ob = op + ((q0 + w.i0) * hq + w.h) * hd;
+      float* lb = lp ? lp + (q0 + w.i0) * hq + w.h : nullptr;
       if (kmax == 0) {
         for (int64_t r = 0; r < rows; ++r) {
-          std::fill(ob + r * g.ld_q(), ob + r * g.ld_q() + hd, 0.0f);
-          lb[r * g.hq] = -INFINITY;
+          std::fill(ob + r * ld_q, ob + r * ld_q + hd, 0.0f);
+          if (lb) lb[r * hq] = -INFINITY;
         }
         continue;
       }
-      head_rows_in(qd, qp + ((q0 + w.i0) * g.hq + w.h) * hd, g.ld_q(), rows, hd);
-      head_rows_in(kd, kp + (k0 * g.hkv + kh) * hd, g.ld_kv(), kmax, hd);
-      head_rows_in(vd, vp + (k0 * g.hkv + kh) * hd, g.ld_kv(), kmax, hd);
+      head_rows_in(qd, qp + ((q0 + w.i0) * hq + w.h) * hd, ld_q, rows, hd);
+      keys.load(kd, vd, w.s, w.h / group, kmax);
       p.resize(static_cast<size_t>(rows * kmax));
       gemm(false, true, rows, kmax, hd, T(scale), qd.data(), kd.data(), T(0), p.data());
       for (int64_t r = 0; r < rows; ++r) {
@@ -132,11 +168,11 @@ void forward(Tensor& out, Tensor& lse, const Tensor& q, const Tensor& k, const T
 #pragma omp simd
         for (int64_t j = 0; j < vis; ++j) pr[j] *= inv;
         std::fill(pr + vis, pr + kmax, T(0));
-        lb[r * g.hq] = vis > 0 ? static_cast<float>(mx + std::log(sum)) : -INFINITY;
+        if (lb) lb[r * hq] = vis > 0 ? static_cast<float>(mx + std::log(sum)) : -INFINITY;
       }
       o.resize(static_cast<size_t>(rows * hd));
       gemm(false, false, rows, hd, kmax, T(1), p.data(), vd.data(), T(0), o.data());
-      head_rows_out(ob, g.ld_q(), o.data(), rows, hd);
+      head_rows_out(ob, ld_q, o.data(), rows, hd);
     }
   }
 }
@@ -224,8 +260,39 @@ void backward(Tensor& dq, Tensor& dk, Tensor& dv, const Tensor& dout, const Tens
 // The accumulation is read here, on the calling thread (the OpenMP workers have their own).
 void attention_forward(Tensor& out, Tensor& lse, const Tensor& q, const Tensor& k, const Tensor& v,
                        const SeqLayout& seqs, float scale) {
-  if (cpu_accumulation() == CpuAccumulation::kFloat32) return forward<float>(out, lse, q, k, v, seqs, scale);
-  forward<double>(out, lse, q, k, v, seqs, scale);
+  const ContiguousKeys keys{k.data_as<float>(), v.data_as<float>(), seqs.cu_k.data_as<int32_t>(), k.size(1),
+                            k.size(2)};
+  const auto run = cpu_accumulation() == CpuAccumulation::kFloat32 ? forward<float, ContiguousKeys>
+                                                                   : forward<double, ContiguousKeys>;
+  run(out.data_as<float>(), lse.data_as<float>(), q.data_as<float>(), keys, seqs.cu_q.data_as<int32_t>(),
+      seqs.cu_q.numel() - 1, q.size(1), k.size(1), q.size(2), scale);
+}
+
+void paged_attention_forward(Tensor& out, const Tensor& q, const Tensor& k_pool, const Tensor& v_pool,
+                             const PagedLayout& layout, float scale) {
+  const PagedKeys keys{k_pool.data_as<float>(),
+                       v_pool.data_as<float>(),
+                       layout.seq_lens.data_as<int32_t>(),
+                       layout.block_tables.data_as<int32_t>(),
+                       layout.block_tables.size(1),
+                       layout.block_size,
+                       k_pool.size(1),
+                       k_pool.size(2)};
+  const auto run =
+      cpu_accumulation() == CpuAccumulation::kFloat32 ? forward<float, PagedKeys> : forward<double, PagedKeys>;
+  run(out.data_as<float>(), nullptr, q.data_as<float>(), keys, layout.cu_q.data_as<int32_t>(),
+      layout.seq_lens.numel(), q.size(1), k_pool.size(1), q.size(2), scale);
+}
+
+void paged_kv_write(Tensor& k_pool, Tensor& v_pool, const Tensor& k, const Tensor& v, const Tensor& slots) {
+  const int64_t row = k.size(1) * k.size(2);
+  const int32_t* sp = slots.data_as<int32_t>();
+  for (int64_t i = 0; i < k.size(0); ++i) {
+    SW_CHECK(sp[i] >= 0 && sp[i] < k_pool.size(0), "paged_kv_write: slot ", sp[i], " outside the pool of ",
+             k_pool.size(0));
+    std::copy_n(k.data_as<float>() + i * row, row, k_pool.data_as<float>() + sp[i] * row);
+    std::copy_n(v.data_as<float>() + i * row, row, v_pool.data_as<float>() + sp[i] * row);
+  }
 }
 
 void attention_backward(Tensor& dq, Tensor& dk, Tensor& dv, const Tensor& dout, const Tensor& q, const Tensor& k,

@@ -17,17 +17,6 @@ namespace {
 constexpr int kWarps = 4, kThreads = kWarps * kWarp;
 constexpr int kMaxDims = kRowwiseMaxHeadDim / kWarp;  // head dims each lane owns in the output accumulators
 
-// Sequence s holding row `row` of a varlen layout (the last s with cu[s] <= row), or -1 past cu[seqs].
-__device__ __forceinline__ int find_sequence(const int32_t* cu, int seqs, int64_t row) {
-  if (row >= cu[seqs]) return -1;
-  int lo = 0, hi = seqs;  // cu[lo] <= row < cu[hi]
-  while (hi - lo > 1) {
-    const int mid = (lo + hi) / 2;
-    if (cu[mid] <= row) lo = mid; else hi = mid;
-  }
-  return lo;
-}
-
 // dot(x, row) with x an f32 vector in shared memory and row hd elements of T in global memory.
 template <class T, int V>
 __device__ __forceinline__ float dot_row(const float* x, const T* row, int hd) {

@@ -1,5 +1,6 @@
 // Device-side helpers shared by the kernels: element conversion to and from f32, 16-byte packs for vectorised
-// access, warp and block reductions, grid sizing, and the host-side dispatch from a DType to a C++ element type.
+// access, warp and block reductions, the varlen row-to-sequence lookup, grid sizing, and the host-side dispatch
+// from a DType to a C++ element type.
 // Kernels compute in f32 whatever the storage type (bf16 activations, f32 gradients and statistics).
 #pragma once
 
@@ -82,6 +83,18 @@ __device__ T block_reduce(T v, Op op) {
   v = partial[0];
   for (int w = 1; w < warps; ++w) v = op(v, partial[w]);
   return v;
+}
+
+// Sequence s holding row `row` of a varlen layout (the last s with cu[s] <= row), or -1 past cu[seqs]: the attention
+// kernels' grids run over rows, and a row finds its sequence by binary search of the cumulative lengths.
+__device__ __forceinline__ int find_sequence(const int32_t* cu, int seqs, int64_t row) {
+  if (row >= cu[seqs]) return -1;
+  int lo = 0, hi = seqs;  // cu[lo] <= row < cu[hi]
+  while (hi - lo > 1) {
+    const int mid = (lo + hi) / 2;
+    if (cu[mid] <= row) lo = mid; else hi = mid;
+  }
+  return lo;
 }
 
 // Blocks for a grid-stride loop over n items: enough to fill the GPU, no more than the work needs.

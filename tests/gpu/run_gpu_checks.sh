@@ -137,8 +137,9 @@ for s in $steps; do
         summarize >/dev/null
         continue
       fi
+      filter='Dtypes/Kernels.*:KernelsF32Only.*:Cases/Attention.*:Cases/PagedAttention.*:Fixtures/GpuModel.LogitsLoss*'
       step memcheck 420 memcheck.log "${packed[@]}" "$sanitizer" --tool memcheck --error-exitcode 1 gpu_tests \
-        --gtest_filter='Dtypes/Kernels.*:KernelsF32Only.*:Cases/Attention.*:Fixtures/GpuModel.LogitsLoss*' ;;
+        --gtest_filter="$filter" ;;
     *) echo "run_gpu_checks: unknown step '$s' (steps: tests nccl baseline bench memcheck)" >&2; exit 2 ;;
   esac
 done
