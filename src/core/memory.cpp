@@ -36,6 +36,16 @@ bool cuda_available() {
 #endif
 }
 
+size_t cuda_free_bytes() {
+#ifdef STEPWISE_HAS_CUDA
+  size_t free = 0, total = 0;
+  cuda_ok(cudaMemGetInfo(&free, &total), "cudaMemGetInfo", 0);
+  return free;
+#else
+  no_cuda("cuda_free_bytes");
+#endif
+}
+
 std::shared_ptr<void> allocate_bytes(size_t bytes, Device device) {
   if (bytes == 0) bytes = 64;
   if (device == Device::kCPU) {

@@ -10,6 +10,8 @@
 namespace stepwise {
 
 bool cuda_available();  // built with CUDA and a device is present
+// Free bytes of the current CUDA device (sizing the serving engine's KV cache); FAILED_PRECONDITION without CUDA.
+size_t cuda_free_bytes();
 
 // Memory freed when the last owner goes away.
 std::shared_ptr<void> allocate_bytes(size_t bytes, Device device);

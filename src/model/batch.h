@@ -32,12 +32,31 @@ struct TokenBatch {
   void check(int64_t vocab_size) const;  // token ids in range, consistent lengths
 };
 
+// One step of the serving engine over a PagedKvCache: several sequences, each with its newest tokens (a chunk of
+// its prompt, or the one token it sampled last) whose keys and values go to `slots` of the pool.
+struct PagedStep {
+  std::vector<int32_t> tokens, positions, slots;  // per token, sequences laid end to end
+  std::vector<int32_t> cu_q{0};                   // sequence s owns tokens [cu_q[s], cu_q[s+1])
+  std::vector<int32_t> seq_lens;                  // per sequence: its tokens in the cache after this step
+  std::vector<int32_t> block_tables;              // [S, max_blocks], row-major; unused entries 0
+  int64_t max_blocks = 0;
+  std::vector<int32_t> logit_rows;  // the token rows whose next-token logits are wanted, ascending
+
+  int64_t size() const { return static_cast<int64_t>(tokens.size()); }
+  int64_t num_sequences() const { return static_cast<int64_t>(seq_lens.size()); }
+  // Consistent lengths, token ids below vocab_size, slots and blocks inside the pool.
+  void check(int64_t vocab_size, int64_t num_blocks, int64_t block_size) const;
+};
+
 // The batch's index tensors on a device, as the model's ops take them.
 struct DeviceBatch {
   Tensor tokens, targets, positions;  // i32 [N]
   kernels::SeqLayout seqs;            // cu_q == cu_k: training attends within each document
+  kernels::PagedLayout paged;         // a PagedStep's sequences (serving)
+  Tensor slots;                       // i32 [N]: a PagedStep's pool rows
   int64_t size = 0;
 };
 DeviceBatch upload(const TokenBatch& batch, Device device);
+DeviceBatch upload(const PagedStep& step, int64_t block_size, Device device);
 
 }  // namespace stepwise

@@ -86,7 +86,7 @@ LmHeadScratch& Qwen3Model::lm_scratch(int64_t n) {
   return lm_scratch_;
 }
 
-void Qwen3Model::forward(const DeviceBatch& b, ForwardBuffers& bufs, KvCache* cache) {
+void Qwen3Model::forward(const DeviceBatch& b, ForwardBuffers& bufs, DecodeCache cache) {
   const int64_t n = b.size;
   Tensor x0 = bufs.resid_at(0, n);
   k::embedding_forward(x0, weights_.embed, b.tokens, dims_.vocab_start);
@@ -101,7 +101,7 @@ void Qwen3Model::forward(const DeviceBatch& b, ForwardBuffers& bufs, KvCache* ca
 }
 
 void Qwen3Model::layer_forward(int64_t l, const DeviceBatch& b, LayerActivations a, const Tensor& x, Tensor* out,
-                               KvCache* cache) {
+                               DecodeCache cache) {
   const LayerWeights& w = weights_.layers[l];
   const float eps = static_cast<float>(config_.rms_norm_eps);
   const int64_t n = b.size, hd = dims_.head_dim, hq = dims_.heads, hkv = dims_.kv_heads;
@@ -120,16 +120,20 @@ void Qwen3Model::layer_forward(int64_t l, const DeviceBatch& b, LayerActivations
   k::rope_apply(q3, b.positions, rope_, false);
   k::rope_apply(k3, b.positions, rope_, false);
 
-  Tensor keys = k3, values = v3;
-  if (cache) {  // append this step's keys and values, attend over the whole cached sequence
-    Tensor kc = cache->k[l].rows(cache->length, cache->length + n), vc = cache->v[l].rows(cache->length, cache->length + n);
+  Tensor attn3 = a.attn.reshape({n, hq, hd});
+  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  if (cache.paged) {  // write this step's keys and values to their slots, attend over each sequence's blocks
+    k::paged_kv_write(cache.paged->k[l], cache.paged->v[l], k3, v3, b.slots);
+    k::paged_attention_forward(attn3, q3, cache.paged->k[l], cache.paged->v[l], b.paged, scale);
+  } else if (cache.sequence) {  // append this step's keys and values, attend over the whole cached sequence
+    KvCache& c = *cache.sequence;
+    Tensor kc = c.k[l].rows(c.length, c.length + n), vc = c.v[l].rows(c.length, c.length + n);
     kc.copy_from(k3);
     vc.copy_from(v3);
-    keys = cache->k[l].rows(0, cache->length + n);
-    values = cache->v[l].rows(0, cache->length + n);
+    k::attention_forward(attn3, a.lse, q3, c.k[l].rows(0, c.length + n), c.v[l].rows(0, c.length + n), b.seqs, scale);
+  } else {
+    k::attention_forward(attn3, a.lse, q3, k3, v3, b.seqs, scale);
   }
-  Tensor attn3 = a.attn.reshape({n, hq, hd});
-  k::attention_forward(attn3, a.lse, q3, keys, values, b.seqs, 1.0f / std::sqrt(static_cast<float>(hd)));
 
   k::linear_forward(a.mid, a.attn, w.o_proj);
   reduce_row_parallel_output(*tp_, a.mid);
@@ -188,7 +192,7 @@ LossSum Qwen3Model::forward_backward(const TokenBatch& batch, float grad_scale) 
   const int64_t n = batch.size();
   reserve_training(n);
   const DeviceBatch b = upload(batch, options_.device);
-  forward(b, train_bufs_, nullptr);
+  forward(b, train_bufs_, {});
 
   BackwardScratch s = train_bufs_.grads.first(n);
   Tensor h = train_bufs_.final_norm.rows(0, n);
@@ -201,7 +205,7 @@ LossSum Qwen3Model::forward_backward(const TokenBatch& batch, float grad_scale) 
     // Recomputation: the one activation slot still holds the last layer's values from the forward pass; every
     // other layer is recomputed from its saved input (the same ops on the same inputs: the same bits).
     if (options_.recompute_activations && l != dims_.layers - 1)
-      layer_forward(l, b, a, train_bufs_.resid_at(l, n), nullptr, nullptr);
+      layer_forward(l, b, a, train_bufs_.resid_at(l, n), nullptr, {});
     layer_backward(l, b, a, train_bufs_.resid_at(l, n), s);
   }
   k::embedding_backward(grads_.embed, s.d_resid, b.tokens, dims_.vocab_start);
@@ -212,7 +216,7 @@ ForwardBuffers& Qwen3Model::forward_inference(const TokenBatch& batch, DeviceBat
   batch.check(config_.vocab_size);
   b = upload(batch, options_.device);
   ForwardBuffers& bufs = inference_buffers(b.size);
-  forward(b, bufs, nullptr);
+  forward(b, bufs, {});
   return bufs;
 }
 
@@ -258,10 +262,37 @@ Tensor Qwen3Model::forward_step(const std::vector<int32_t>& tokens, KvCache& cac
   b.seqs.cu_k = Tensor::from_vector(std::vector<int32_t>{0, static_cast<int32_t>(start + n)}, {2}).to(options_.device);
   b.seqs.max_k = start + n;
   ForwardBuffers& bufs = inference_buffers(n);
-  forward(b, bufs, &cache);
+  forward(b, bufs, {&cache, nullptr});
   cache.length += n;
   Tensor logits = Tensor::empty({1, dims_.vocab}, DType::kF32, options_.device);
   k::linear_forward(logits, bufs.final_norm.rows(n - 1, n), weights_.lm_head);
+  return logits;
+}
+
+PagedKvCache Qwen3Model::new_paged_kv_cache(int64_t num_blocks, int64_t block_size) const {
+  return PagedKvCache::create(dims_, num_blocks, block_size, options_.compute_dtype, options_.device);
+}
+
+Tensor Qwen3Model::forward_paged(const PagedStep& step, PagedKvCache& cache) {
+  const k::ScopedCpuAccumulation accumulation(options_.cpu_accumulation);
+  step.check(config_.vocab_size, cache.num_blocks, cache.block_size);
+  for (int64_t t = 0; t < step.size(); ++t)
+    if (step.positions[t] >= config_.max_position_embeddings)
+      invalid_argument("position ", step.positions[t], " is past the model's max_position_embeddings (",
+                       config_.max_position_embeddings, ")");
+  const int64_t n = step.size(), rows = static_cast<int64_t>(step.logit_rows.size());
+  const DeviceBatch b = upload(step, cache.block_size, options_.device);
+  ForwardBuffers& bufs = inference_buffers(n);
+  forward(b, bufs, {nullptr, &cache});
+  // The rows that sample, gathered into one block for the LM head (all of them in a pure decoding step).
+  Tensor h = bufs.final_norm.rows(0, n);
+  if (rows != n && rows > 0) {
+    Tensor picked = Tensor::empty({rows, config_.hidden_size}, options_.compute_dtype, options_.device);
+    for (int64_t r = 0; r < rows; ++r) picked.rows(r, r + 1).copy_from(h.rows(step.logit_rows[r], step.logit_rows[r] + 1));
+    h = picked;
+  }
+  Tensor logits = Tensor::empty({rows, dims_.vocab}, DType::kF32, options_.device);
+  if (rows > 0) k::linear_forward(logits, h, weights_.lm_head);
   return logits;
 }
 

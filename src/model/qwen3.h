@@ -1,6 +1,6 @@
 // Qwen3Model: the Qwen3 decoder written once against the kernel interface, for the CPU and CUDA backends and
 // for any tensor-parallel size. Forward and explicit backward passes over packed micro-batches, full logits for
-// scoring, and incremental decoding against a KvCache.
+// scoring, incremental decoding against a KvCache, and the serving engine's batched steps over a PagedKvCache.
 //
 // Tensor parallelism follows Megatron-LM: the partition is model/qwen3_partition.h's, and every point where the TP
 // ranks talk is a function of distributed/tensor_parallel.h (called from qwen3.cpp and lm_head_loss.cpp).
@@ -72,15 +72,25 @@ class Qwen3Model {
   // Appends `tokens` to the sequence in `cache` and returns the logits [1, V_local] after its last token.
   Tensor forward_step(const std::vector<int32_t>& tokens, KvCache& cache);
   KvCache new_kv_cache(int64_t capacity) const;
+  // The serving engine's step: appends each sequence's new tokens to the paged cache and returns this rank's logits
+  // [logit_rows, V_local] (f32, on the model's device) after the tokens step.logit_rows names.
+  Tensor forward_paged(const PagedStep& step, PagedKvCache& cache);
+  PagedKvCache new_paged_kv_cache(int64_t num_blocks, int64_t block_size) const;
 
  private:
+  // Where a decoding pass keeps keys and values: one sequence's KvCache or the paged pool (null both in training
+  // and scoring, which attend within the batch).
+  struct DecodeCache {
+    KvCache* sequence = nullptr;
+    PagedKvCache* paged = nullptr;
+  };
   // Runs the decoder over the batch and leaves the final normalised hidden states in bufs.final_norm.
-  void forward(const DeviceBatch& b, ForwardBuffers& bufs, KvCache* cache);
+  void forward(const DeviceBatch& b, ForwardBuffers& bufs, DecodeCache cache);
   // Checks and uploads the batch into `b`, runs the forward pass without keeping activations for backward.
   ForwardBuffers& forward_inference(const TokenBatch& batch, DeviceBatch& b);
   // out == nullptr stops after the MLP activation: all that the backward pass reads (recomputation).
   void layer_forward(int64_t l, const DeviceBatch& b, LayerActivations a, const Tensor& x, Tensor* out,
-                     KvCache* cache);
+                     DecodeCache cache);
   void layer_backward(int64_t l, const DeviceBatch& b, const LayerActivations& a, const Tensor& x, BackwardScratch s);
   ForwardBuffers& inference_buffers(int64_t n);
   LmHeadScratch& lm_scratch(int64_t n);
