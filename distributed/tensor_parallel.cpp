@@ -95,4 +95,20 @@ std::vector<float> gather_vocab_parallel_logits(Communicator& tp, const Tensor& 
   return full;
 }
 
+void broadcast_step_plan(Communicator& tp, std::vector<int32_t>& words) {
+  if (tp.size() == 1) return;
+  Tensor length = Tensor::from_vector(std::vector<int32_t>{static_cast<int32_t>(words.size())}, {1}).to(tp.device());
+  tp.broadcast(length, 0);
+  const int32_t n = length.to(Device::kCPU).data_as<int32_t>()[0];
+  SW_CHECK(n >= 0, "step plan of ", n, " words from rank 0");
+  if (tp.rank() != 0) words.assign(static_cast<size_t>(n), 0);
+  if (n == 0) return;
+  Tensor payload = Tensor::from_vector(words, {n}).to(tp.device());
+  tp.broadcast(payload, 0);
+  if (tp.rank() != 0) {
+    const Tensor host = payload.to(Device::kCPU);
+    std::copy_n(host.data_as<int32_t>(), n, words.begin());
+  }
+}
+
 }  // namespace stepwise

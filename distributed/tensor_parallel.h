@@ -11,6 +11,7 @@
 //   per step  reduce_partial_weight_grad         replicated weights applied to this rank's heads (q/k norms)
 //             sum_sharded_grad_squares           the gradient norm over the shards of every rank
 //   decoding  gather_vocab_parallel_logits       the whole vocabulary's logits, for sampling and scoring
+//   serving   broadcast_step_plan                rank 0's plan of each serving step, run by the group in lock-step
 //
 // A single process uses the size-1 communicator, for which every collective is the identity.
 #pragma once
@@ -76,5 +77,10 @@ double sum_sharded_grad_squares(Communicator& tp, double local_sum_of_squares);
 // --- Decoding and scoring --------------------------------------------------------------------------------------
 // This rank's logits [N, V_local] (its vocab_range) -> the full rows [N, vocab] on the host, on every rank.
 std::vector<float> gather_vocab_parallel_logits(Communicator& tp, const Tensor& local_logits, int64_t vocab);
+
+// --- Serving ---------------------------------------------------------------------------------------------------
+// The serving engine's plan of one step (infer/step_plan.h, as int32 words), from the group's rank 0 to every
+// rank: `words` is read on rank 0 and replaced on the others (its length travels first).
+void broadcast_step_plan(Communicator& tp, std::vector<int32_t>& words);
 
 }  // namespace stepwise
