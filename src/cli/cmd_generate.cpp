@@ -1,18 +1,25 @@
-// `stepwise generate`: continue a prompt of token ids (greedy by default, or sampled with a seed) and print the
-// new ids as a JSON array. `--tp N` under `mpirun -np N` splits the model over N ranks; every rank samples the same
-// token from the gathered logits, and only rank 0 prints.
+// `stepwise generate`: continue a prompt with a model through the serving engine. The prompt is token ids
+// (--prompt-ids; the new ids are printed as a JSON array, one line per sample), raw text (--prompt) or a user
+// message in the Qwen3 chat template (--chat; the reasoning is printed inside <think>…</think>, then the answer),
+// with the model folder's tokenizer or --tokenizer DIR. --json prints one JSON object per sample instead. `--tp N`
+// under `mpirun -np N` splits the model over N ranks, which run the engine's steps in lock-step; rank 0 prints.
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
+
+#include <nlohmann/json.hpp>
 
 #include "cli/command_line.h"
 #include "cli/commands.h"
 #include "cli/flags.h"
+#include "cli/serving_flags.h"
 #include "core/status.h"
 #include "distributed/mpi_runtime.h"
 #include "distributed/process_grid.h"
-#include "infer/generate.h"
+#include "infer/engine.h"
 #include "model/hf_model.h"
 
 namespace stepwise::cli {
@@ -20,9 +27,10 @@ namespace stepwise::cli {
 namespace {
 
 struct GenerateFlags {
-  std::string model_dir, prompt_ids;
-  GenerateRequest request;
-  bool ignore_eos = false;
+  std::string model_dir, tokenizer_dir, prompt_ids, prompt, chat;
+  GenerationRequest request;
+  bool no_thinking = false, json = false;
+  EngineOptions engine;
   int tp = 1;
 };
 
@@ -44,22 +52,136 @@ std::optional<std::vector<int32_t>> parse_ids(const std::string& text, std::stri
   return ids;
 }
 
-int generate_ids(const std::string& model_dir, GenerateRequest req, bool ignore_eos, int tp) {
-  const ProcessGrid grid = make_process_grid(tp, Device::kCPU, /*dp_size=*/1);
+std::string ids_check(const std::string& value) {
+  std::string error;
+  parse_ids(value, &error);
+  return error;
+}
+
+// The tokenizer: --tokenizer, else the model folder's when it has one.
+std::unique_ptr<Tokenizer> load_tokenizer(const GenerateFlags& f) {
+  const std::string dir = f.tokenizer_dir.empty() ? f.model_dir : f.tokenizer_dir;
+  if (!std::filesystem::exists(dir + "/tokenizer.json")) {
+    if (!f.prompt.empty() || !f.chat.empty() || !f.request.stop.empty())
+      invalid_argument(f.chat.empty() && f.prompt.empty() ? "--stop" : f.chat.empty() ? "--prompt" : "--chat",
+                       ": needs a tokenizer, and ", dir, " has no tokenizer.json; pass --tokenizer DIR");
+    return nullptr;
+  }
+  return std::make_unique<Tokenizer>(Tokenizer::load(dir));
+}
+
+nlohmann::ordered_json logprobs_json(const std::vector<SampledToken>& tokens) {
+  nlohmann::ordered_json out = nlohmann::ordered_json::array();
+  for (const SampledToken& t : tokens) {
+    nlohmann::ordered_json top = nlohmann::ordered_json::array();
+    for (const TokenLogprob& x : t.top) top.push_back({x.token, x.logprob});
+    out.push_back({{"token", t.token}, {"logprob", t.logprob}, {"top", top}});
+  }
+  return out;
+}
+
+// What rank 0 prints: text as it streams for one text sample, else each sample once it is done.
+class GenerationPrinter {
+ public:
+  GenerationPrinter(const GenerateFlags& f) : ids_only_(f.chat.empty() && f.prompt.empty()), json_(f.json),
+                                               stream_(!f.json && !ids_only_ && f.request.n == 1) {}
+
+  void operator()(const GenerationChunk& c) {
+    Sample& s = samples_[c.index];
+    s.ids.insert(s.ids.end(), c.token_ids.begin(), c.token_ids.end());
+    s.logprobs.insert(s.logprobs.end(), c.logprobs.begin(), c.logprobs.end());
+    if (stream_) {
+      print_text(s, c.reasoning_text, c.text);
+      std::fflush(stdout);
+    } else {
+      s.reasoning += c.reasoning_text;
+      s.text += c.text;
+    }
+    if (c.finish == FinishReason::kNone) return;
+    if (c.finish == FinishReason::kError) fail(StatusCode::kInternal, "generation failed: ", c.error);
+    s.finish = c.finish;
+    s.prompt_tokens = c.prompt_tokens;
+    if (stream_) return close_text(s);
+    if (json_) {
+      nlohmann::ordered_json j{{"index", c.index}, {"token_ids", s.ids}, {"text", s.text},
+                               {"reasoning_text", s.reasoning}, {"finish_reason", finish_reason_name(c.finish)},
+                               {"prompt_tokens", c.prompt_tokens}, {"completion_tokens", c.completion_tokens}};
+      if (!s.logprobs.empty()) j["logprobs"] = logprobs_json(s.logprobs);
+      std::printf("%s\n", j.dump().c_str());
+    } else if (ids_only_) {
+      std::printf("%s\n", nlohmann::json(s.ids).dump(-1).c_str());
+    } else {
+      if (samples_.size() > 1 || c.index > 0) std::printf("--- sample %lld ---\n", static_cast<long long>(c.index));
+      Sample copy = s;
+      copy.reasoning.clear();
+      copy.text.clear();
+      print_text(copy, s.reasoning, s.text);
+      close_text(copy);
+    }
+  }
+
+ private:
+  struct Sample {
+    std::vector<int32_t> ids;
+    std::vector<SampledToken> logprobs;
+    std::string reasoning, text;
+    bool in_think = false, answered = false;
+    FinishReason finish = FinishReason::kNone;
+    int64_t prompt_tokens = 0;
+  };
+  static void print_text(Sample& s, const std::string& reasoning, const std::string& text) {
+    if (!reasoning.empty()) {
+      if (!s.in_think) std::printf("<think>\n");
+      s.in_think = true;
+      std::fputs(reasoning.c_str(), stdout);
+    }
+    if (!text.empty()) {
+      if (s.in_think) std::printf("\n</think>\n\n");
+      s.in_think = false;
+      std::fputs(text.c_str(), stdout);
+    }
+  }
+  static void close_text(Sample& s) {
+    if (s.in_think) std::printf("\n</think>");
+    std::printf("\n");
+    std::fflush(stdout);
+  }
+
+  bool ids_only_, json_, stream_;
+  std::map<int64_t, Sample> samples_;
+};
+
+int run_generate(GenerateFlags f) {
+  const ProcessGrid grid = make_process_grid(f.tp, Device::kCPU, /*dp_size=*/1);
   ModelOptions options;
   options.tp = grid.tp.get();
-  auto model = load_hf_model(model_dir, options);
-  const int64_t vocab = model->config().vocab_size;
-  for (int32_t id : req.prompt)
-    if (id >= vocab) invalid_argument("--prompt-ids: token id ", id, " >= the model's vocab size ", vocab);
-  if (!ignore_eos && model->config().eos_token_id >= 0)
-    req.stop_tokens.push_back(static_cast<int32_t>(model->config().eos_token_id));
-
-  const std::vector<int32_t> out = generate(*model, req);
-  if (!grid.is_root()) return 0;
-  std::printf("[");
-  for (size_t i = 0; i < out.size(); ++i) std::printf("%s%d", i ? ", " : "", out[i]);
-  std::printf("]\n");
+  auto model = load_hf_model(f.model_dir, options);
+  const std::unique_ptr<Tokenizer> tokenizer = load_tokenizer(f);
+  ServingEngine engine(*model, tokenizer.get(), f.engine);
+  if (!grid.is_root()) {
+    engine.run_peer();
+    return 0;
+  }
+  GenerationRequest request = f.request;
+  if (!f.chat.empty()) {
+    const ChatTemplate chat(*tokenizer);
+    request = chat_request(chat, *tokenizer, {ChatMessage{"user", f.chat, std::nullopt, {}}}, !f.no_thinking,
+                           request);
+  } else if (!f.prompt.empty()) {
+    request.prompt = tokenizer->encode(f.prompt);
+  } else {
+    std::string error;
+    request.prompt = *parse_ids(f.prompt_ids, &error);
+  }
+  GenerationPrinter printer(f);
+  try {
+    engine.submit(request, [&](const GenerationChunk& c) { printer(c); });
+    engine.run_until_idle();
+  } catch (...) {
+    engine.shutdown_peers();
+    throw;
+  }
+  engine.shutdown_peers();
   return 0;
 }
 
@@ -67,44 +189,49 @@ int generate_ids(const std::string& model_dir, GenerateRequest req, bool ignore_
 
 void add_generate_command(CommandLine& cli, CLI::App& parent) {
   auto flags = std::make_shared<GenerateFlags>();
-  SamplingParams& sampling = flags->request.sampling;
-  flags->request.max_new_tokens = 32;
+  flags->request.max_tokens = 32;
   CLI::App& command = add_command(
-      parent, "generate", "continue a prompt with a model (greedy or sampled)",
+      parent, "generate", "continue a prompt with a model (greedy or sampled), from token ids, text or a chat",
       "stepwise generate --model runs/tiny-gsm8k-hf --prompt-ids 151644,872,198 --max-new-tokens 16\n"
-      "stepwise generate --model DIR --prompt-ids 1,2,3 --temperature 0.7 --top-p 0.9 --seed 7",
-      "Prints the new token ids as one JSON array. Greedy unless --temperature > 0; sampling is reproducible\n"
-      "for a given --seed. Stops after the model's eos_token_id (printed) unless --ignore-eos.");
+      "stepwise generate --model DIR --chat 'What is 7*8?' --max-new-tokens 512 --thinking-budget 256\n"
+      "stepwise generate --model DIR --prompt 'Once upon a time' --temperature 0.7 --top-p 0.9 --seed 7 --samples 3",
+      "Greedy unless --temperature > 0; sampling is reproducible for a given --seed. Stops after the model's\n"
+      "eos_token_id (printed) unless --ignore-eos, after --stop-token-ids, or before a --stop string.\n"
+      "--prompt-ids prints the new ids as a JSON array per sample; --prompt and --chat print text (a chat's\n"
+      "reasoning inside <think>...</think>, then the answer); --json prints one JSON object per sample.");
   add_model_flag(command, flags->model_dir);
-  check_value(command.add_option("--prompt-ids", flags->prompt_ids, "the prompt's token ids")->required()->type_name("IDS"),
-              "comma-separated, e.g. 1,2,3", [](const std::string& value) {
-                std::string error;
-                parse_ids(value, &error);
-                return error;
-              });
-  at_least(command.add_option("--max-new-tokens", flags->request.max_new_tokens,
+  add_tokenizer_flag(command, flags->tokenizer_dir, "the tokenizer folder for --prompt, --chat and --stop (default: --model's)");
+  check_value(command.add_option("--prompt-ids", flags->prompt_ids, "the prompt's token ids")->type_name("IDS"),
+              "comma-separated, e.g. 1,2,3", ids_check);
+  command.add_option("--prompt", flags->prompt, "the prompt as raw text")->type_name("TEXT");
+  auto* chat = command.add_option("--chat", flags->chat, "a user message, in the Qwen3 chat template")->type_name("TEXT");
+  command.add_flag("--no-thinking", flags->no_thinking, "--chat without the thinking part (the template's empty think block)")
+      ->needs(chat);
+  at_least(command.add_option("--thinking-budget", flags->request.thinking_budget,
+                              "at most N tokens of thinking, then </think> is forced; -1: unlimited")
+               ->type_name("N"),
+           -1);
+  at_least(command.add_option("--max-new-tokens", flags->request.max_tokens,
                               "at most this many new tokens (prompt + new must fit max_position_embeddings)")
                ->type_name("N"),
-           0);
-  at_least(command.add_option("--temperature", sampling.temperature, "softmax temperature; 0: greedy")->type_name("T"),
-           0);
-  at_least(command.add_option("--top-k", sampling.top_k, "sample among the K most likely tokens; 0: all")
-               ->type_name("K"),
-           0);
-  in_range(command.add_option("--top-p", sampling.top_p,
-                              "sample among the most likely tokens whose probabilities add up to P (nucleus); 1: all")
-               ->type_name("P"),
-           0, 1, /*min_excluded=*/true);
-  command.add_option("--seed", sampling.seed, "the sampler's random seed")->type_name("S");
-  command.add_flag("--ignore-eos", flags->ignore_eos, "keep generating after the model's end-of-sequence token");
+           1);
+  at_least(command.add_option("--samples", flags->request.n, "independent samples of the prompt (the API's n)")
+               ->type_name("N"),
+           1);
+  command.add_option("--stop", flags->request.stop, "stop before this text (repeatable)")->type_name("TEXT");
+  command.add_option("--stop-token-ids", flags->request.stop_token_ids, "stop after one of these ids (repeatable)")
+      ->type_name("ID")
+      ->delimiter(',');
+  command.add_flag("--ignore-eos", flags->request.ignore_eos, "keep generating after the model's end-of-sequence token");
+  command.add_flag("--json", flags->json, "one JSON object per sample: token_ids, text, reasoning_text, finish_reason, usage");
+  add_sampling_flags(command, flags->request.sampling);
+  add_engine_flags(command, flags->engine);
   add_tp_flag(command, flags->tp);
   cli.on_run(command, [flags] {
-    std::string error;
-    flags->request.prompt = *parse_ids(flags->prompt_ids, &error);
+    if (!flags->prompt_ids.empty() + !flags->prompt.empty() + !flags->chat.empty() != 1)
+      invalid_argument("give the prompt once: --prompt-ids IDS, --prompt TEXT or --chat TEXT");
     flags->request.sampling.validate();
-    return run_with_mpi_if_needed(flags->tp > 1, [&] {
-      return generate_ids(flags->model_dir, flags->request, flags->ignore_eos, flags->tp);
-    });
+    return run_with_mpi_if_needed(flags->tp > 1, [&] { return run_generate(*flags); });
   });
 }
 
