@@ -13,6 +13,7 @@
 // boundary (a chance of ~1e-9 per element). With CpuAccumulation::kFloat32 the same code accumulates in f32
 // (sgemm, f32 softmax) for runs that need speed rather than the reference.
 #include <cblas.h>
+#include <omp.h>
 
 #include <algorithm>
 #include <cmath>
@@ -80,19 +81,15 @@ int64_t visible_keys(int64_t i, int64_t lq, int64_t lk) {
 }
 
 // Where the keys and values of sequence s are: contiguous rows (training, a single sequence's KvCache) or the
-// blocks of a paged pool (the serving engine). load() copies kv head kh's first `rows` keys and values into
-// contiguous T [rows, hd].
+// blocks of a paged pool (the serving engine). row(s, j) is the pool row of the sequence's key j.
 struct ContiguousKeys {
   const float* k;
   const float* v;
   const int32_t* cu_k;
   int64_t hkv, hd;
   int64_t length(int64_t s) const { return cu_k[s + 1] - cu_k[s]; }
-  template <class T>
-  void load(std::vector<T>& kd, std::vector<T>& vd, int64_t s, int64_t kh, int64_t rows) const {
-    head_rows_in(kd, k + (cu_k[s] * hkv + kh) * hd, hkv * hd, rows, hd);
-    head_rows_in(vd, v + (cu_k[s] * hkv + kh) * hd, hkv * hd, rows, hd);
-  }
+  int64_t row(int64_t s, int64_t j) const { return cu_k[s] + j; }
+  int64_t run(int64_t, int64_t j, int64_t end) const { return end - j; }  // keys from j on in consecutive rows
 };
 
 struct PagedKeys {
@@ -102,35 +99,99 @@ struct PagedKeys {
   const int32_t* block_tables;
   int64_t max_blocks, block_size, hkv, hd;
   int64_t length(int64_t s) const { return seq_lens[s]; }
-  template <class T>
-  void load(std::vector<T>& kd, std::vector<T>& vd, int64_t s, int64_t kh, int64_t rows) const {
-    kd.resize(static_cast<size_t>(rows * hd));
-    vd.resize(static_cast<size_t>(rows * hd));
-    const int32_t* table = block_tables + s * max_blocks;
-    for (int64_t r = 0; r < rows; ++r) {
-      const int64_t slot = table[r / block_size] * block_size + r % block_size;
-      const float* kr = k + (slot * hkv + kh) * hd;
-      const float* vr = v + (slot * hkv + kh) * hd;
+  int64_t row(int64_t s, int64_t j) const {
+    return block_tables[s * max_blocks + j / block_size] * block_size + j % block_size;
+  }
+  int64_t run(int64_t, int64_t j, int64_t end) const { return std::min(end - j, block_size - j % block_size); }
+};
+
+// KV head kh's first `rows` keys and values of sequence s as contiguous T [rows, hd].
+template <class T, class Keys>
+void load_keys(const Keys& keys, std::vector<T>& kd, std::vector<T>& vd, int64_t s, int64_t kh, int64_t rows) {
+  const int64_t hd = keys.hd;
+  kd.resize(static_cast<size_t>(rows * hd));
+  vd.resize(static_cast<size_t>(rows * hd));
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t at = (keys.row(s, r) * keys.hkv + kh) * hd;
 #pragma omp simd
-      for (int64_t e = 0; e < hd; ++e) {
-        kd[r * hd + e] = kr[e];
-        vd[r * hd + e] = vr[e];
-      }
+    for (int64_t e = 0; e < hd; ++e) {
+      kd[r * hd + e] = keys.k[at + e];
+      vd[r * hd + e] = keys.v[at + e];
     }
   }
-};
+}
+
+// One query row of a sequence, every query head, against its first `vis` keys by direct loops: the decoding case
+// (one new token per sequence). There a BLAS call per (sequence, head) and a copy of its keys cost more than the
+// few thousand multiply-adds themselves, and a batch's KV cache no longer fits the CPU's caches: reading each key
+// row once, whole and in pool order, for all heads, is what keeps the engine's decoding steps fast (measured: bench
+// serve, docs/serving.md). The same sums in T as the blocked path below. Heads [h0, h0 + hq) of the query row:
+// q, out [hq, hd] and lse [hq] point at head h0's; group: query heads per KV head.
+template <class T, class Keys>
+void attend_row(float* out, float* lse, const float* q, int64_t h0, int64_t hq, int64_t group, const Keys& keys,
+                int64_t s, int64_t vis, float scale, std::vector<T>& scores, std::vector<T>& acc) {
+  const int64_t hd = keys.hd, ld = keys.hkv * hd;
+  scores.resize(static_cast<size_t>(hq * vis));
+  // Keys come in runs of consecutive pool rows (a block of the paged cache), so the table is read once per run.
+  for (int64_t j0 = 0, n; j0 < vis; j0 += n) {
+    n = keys.run(s, j0, vis);
+    const float* kr = keys.k + keys.row(s, j0) * ld;
+    for (int64_t j = 0; j < n; ++j, kr += ld)
+      for (int64_t h = 0; h < hq; ++h) {
+        const float* qh = q + h * hd;
+        const float* kh = kr + ((h0 + h) / group) * hd;
+        T dot = 0;
+#pragma omp simd reduction(+ : dot)
+        for (int64_t e = 0; e < hd; ++e) dot += T(qh[e]) * T(kh[e]);
+        scores[h * vis + j0 + j] = T(scale) * dot;
+      }
+  }
+  std::vector<T> inv(static_cast<size_t>(hq));
+  for (int64_t h = 0; h < hq; ++h) {
+    T* sc = scores.data() + h * vis;
+    const T mx = *std::max_element(sc, sc + vis);
+    double sum = 0;
+    for (int64_t j = 0; j < vis; ++j) sum += sc[j] = std::exp(sc[j] - mx);
+    inv[h] = T(1.0 / sum);
+    if (lse) lse[h] = static_cast<float>(mx + std::log(sum));
+  }
+  acc.assign(static_cast<size_t>(hq * hd), T(0));
+  for (int64_t j0 = 0, n; j0 < vis; j0 += n) {
+    n = keys.run(s, j0, vis);
+    const float* vr = keys.v + keys.row(s, j0) * ld;
+    for (int64_t j = 0; j < n; ++j, vr += ld)
+      for (int64_t h = 0; h < hq; ++h) {
+        const T p = scores[h * vis + j0 + j] * inv[h];
+        const float* vh = vr + ((h0 + h) / group) * hd;
+        T* a = acc.data() + h * hd;
+#pragma omp simd
+        for (int64_t e = 0; e < hd; ++e) a[e] += p * T(vh[e]);
+      }
+  }
+  for (int64_t i = 0; i < hq * hd; ++i) out[i] = static_cast<float>(acc[i]);
+}
 
 // lse may be null (inference keeps no log-sum-exp).
 template <class T, class Keys>
 void forward(float* op, float* lp, const float* qp, const Keys& keys, const int32_t* cu_q, int64_t n_seqs,
              int64_t hq, int64_t hkv, int64_t hd, float scale) {
   const int64_t group = hq / hkv, ld_q = hq * hd;
-  // Work items: (sequence, head, block of queries); later blocks cost more under the causal mask.
-  struct Item { int64_t s, h, i0; };
+  // Work items: (sequence, head, block of queries); later blocks cost more under the causal mask. A sequence with
+  // one query row (decoding) is one item for `heads` heads from h: all of them when there are sequences enough to
+  // keep the threads busy, else a KV head's group each.
+  struct Item { int64_t s, h, i0, heads; };
   std::vector<Item> items;
-  for (int64_t s = 0; s < n_seqs; ++s)
+  int64_t decoding = 0;
+  for (int64_t s = 0; s < n_seqs; ++s) decoding += cu_q[s + 1] - cu_q[s] == 1;
+  const int64_t row_heads = decoding >= 2 * omp_get_max_threads() ? hq : group;
+  for (int64_t s = 0; s < n_seqs; ++s) {
+    if (cu_q[s + 1] - cu_q[s] == 1) {
+      for (int64_t h = 0; h < hq; h += row_heads) items.push_back({s, h, 0, row_heads});
+      continue;
+    }
     for (int64_t h = 0; h < hq; ++h)
-      for (int64_t i0 = 0; i0 < cu_q[s + 1] - cu_q[s]; i0 += kQueryBlock) items.push_back({s, h, i0});
+      for (int64_t i0 = 0; i0 < cu_q[s + 1] - cu_q[s]; i0 += kQueryBlock) items.push_back({s, h, i0, 1});
+  }
 
 #pragma omp parallel
   {
@@ -139,6 +200,17 @@ void forward(float* op, float* lp, const float* qp, const Keys& keys, const int3
     for (size_t it = 0; it < items.size(); ++it) {
       const Item w = items[it];
       const int64_t q0 = cu_q[w.s], lq = cu_q[w.s + 1] - q0, lk = keys.length(w.s);
+      if (lq == 1) {
+        const int64_t vis = visible_keys(0, 1, lk), at = q0 * ld_q + w.h * hd;
+        float* lb = lp ? lp + q0 * hq + w.h : nullptr;
+        if (vis > 0) {
+          attend_row(op + at, lb, qp + at, w.h, w.heads, group, keys, w.s, vis, scale, p, o);
+        } else {
+          std::fill(op + at, op + at + w.heads * hd, 0.0f);
+          if (lb) std::fill(lb, lb + w.heads, -INFINITY);
+        }
+        continue;
+      }
       const int64_t rows = std::min(kQueryBlock, lq - w.i0), kmax = visible_keys(w.i0 + rows - 1, lq, lk);
       float* ob = op + ((q0 + w.i0) * hq + w.h) * hd;
       float* lb = lp ? lp + (q0 + w.i0) * hq + w.h : nullptr;
@@ -150,7 +222,7 @@ void forward(float* op, float* lp, const float* qp, const Keys& keys, const int3
         continue;
       }
       head_rows_in(qd, qp + ((q0 + w.i0) * hq + w.h) * hd, ld_q, rows, hd);
-      keys.load(kd, vd, w.s, w.h / group, kmax);
+      load_keys(keys, kd, vd, w.s, w.h / group, kmax);
       p.resize(static_cast<size_t>(rows * kmax));
       gemm(false, true, rows, kmax, hd, T(scale), qd.data(), kd.data(), T(0), p.data());
       for (int64_t r = 0; r < rows; ++r) {

@@ -96,6 +96,8 @@ struct BatchCase {
   int arrivals;  // requests are submitted in this many waves, a few steps apart
 };
 
+void PrintTo(const BatchCase& c, std::ostream* os) { *os << c.model << " block " << c.block_size; }
+
 class BatchedGreedy : public ::testing::TestWithParam<BatchCase> {};
 
 TEST_P(BatchedGreedy, EqualsSingleSequenceGenerate) {
