@@ -184,6 +184,7 @@ int bench_serve(const ServeBenchFlags& f) {
                            {"device", f.device == "cuda" ? gpu_name() : "cpu"},
                            {"requests", f.requests},
                            {"generated_tokens", w.total_new},
+                           {"tokens_per_s", sn.tokens_per_s},
                            {"one_at_a_time", summary_json(s1)},
                            {"engine", summary_json(sn)},
                            {"ratio", sn.tokens_per_s / s1.tokens_per_s},

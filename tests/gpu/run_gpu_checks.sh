@@ -4,7 +4,7 @@
 #   1. gpu_tests: every CUDA kernel against the CPU reference, and the model against the Hugging Face fixtures;
 #      nccl_gpu_test: the NCCL communicator on one rank (bootstrapped from an id file, then over MPI);
 #   2. hf_baseline.py: PyTorch on the same card (run before and apart from the packed libraries, see env.sh);
-#   3. stepwise bench gpu-train, gpu-prefill, gpu-decode, each against that baseline;
+#   3. stepwise bench gpu-train, gpu-prefill, gpu-decode, each against that baseline, and bench serve (batch 64);
 #   4. compute-sanitizer --tool memcheck over the kernel tests and one model test.
 # Full logs go to $OUT (default ./gpu-out) and summary.md there is rewritten after every step, so a run cut short
 # still leaves its table; the table is printed last.
@@ -128,7 +128,10 @@ for s in $steps; do
       [[ -f $out/hf_baseline.json ]] && base=(--baseline "$out/hf_baseline.json")
       step bench_gpu_train 240 bench_gpu_train.log "${packed[@]}" stepwise bench gpu-train "${base[@]}"
       step bench_gpu_prefill 120 bench_gpu_prefill.log "${packed[@]}" stepwise bench gpu-prefill "${base[@]}"
-      step bench_gpu_decode 120 bench_gpu_decode.log "${packed[@]}" stepwise bench gpu-decode "${base[@]}" ;;
+      step bench_gpu_decode 120 bench_gpu_decode.log "${packed[@]}" stepwise bench gpu-decode "${base[@]}"
+      # The serving engine at batch 64 (issue 12's goal: >= 30,000 tokens/s), against one request at a time.
+      step bench_serve 180 bench_serve.log "${packed[@]}" stepwise bench serve --device cuda --preset qwen3-0.6b \
+        --requests 64 --prompt-min 128 --prompt-max 128 --new-min 256 --new-max 256 "${base[@]}" ;;
     memcheck)
       sanitizer=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -1)
       if [[ -z $sanitizer ]]; then
