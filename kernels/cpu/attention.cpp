@@ -3,7 +3,8 @@
 // into blocks of queries; each block's scores against its visible keys are f64 dgemm products of f64 copies of the
 // f32 operands (single-threaded calls: OpenBLAS's OpenMP build runs serially inside our parallel loop), the softmax
 // and its gradient are f64, and only the results (out, lse, dq, dk, dv) are rounded to f32. No T x T matrix is
-// ever held whole. The backward pass recomputes probabilities from the saved log-sum-exp, as the flash-attention
+// ever held whole. A sequence with one query row (decoding) is one work item for all its heads instead (attend_row).
+// The backward pass recomputes probabilities from the saved log-sum-exp, as the flash-attention
 // kernels on the GPU do.
 // Why f64, as in matmul.cpp: the CPU path is the reference, and its results must not depend on which kernels
 // OpenBLAS picks for the CPU it runs on. f32 sgemm kernels (Haswell, SkylakeX, Prescott, ...) add in different

@@ -138,17 +138,20 @@ uint64_t ServingEngine::submit(GenerationRequest request, ChunkSink sink) {
   std::lock_guard<std::mutex> lock(inbox_mutex_);
   const uint64_t id = ++submitted_;
   inbox_.push_back({id, {std::move(request), std::move(sink)}});
+  live_.insert(id);
+  work_.notify_one();
   return id;
 }
 
 void ServingEngine::cancel(uint64_t request_id) {
   std::lock_guard<std::mutex> lock(inbox_mutex_);
   cancels_.push_back(request_id);
+  work_.notify_one();
 }
 
 bool ServingEngine::idle() const {
   std::lock_guard<std::mutex> lock(inbox_mutex_);
-  return inbox_.empty() && cancels_.empty() && requests_.empty();
+  return inbox_.empty() && cancels_.empty() && live_.empty();
 }
 
 ServingEngine::Sample& ServingEngine::new_sample(Request& r, int64_t index) {
@@ -246,6 +249,25 @@ bool ServingEngine::step() {
   ++steps_;
   sample_all(schedule, logits);
   return true;
+}
+
+void ServingEngine::serve(const std::atomic<bool>& stop, std::chrono::milliseconds idle_tick) {
+  while (true) {
+    if (step()) continue;
+    if (stop && idle()) break;
+    bool woken;
+    {
+      std::unique_lock<std::mutex> lock(inbox_mutex_);
+      woken = work_.wait_for(lock, idle_tick, [&] { return !inbox_.empty() || !cancels_.empty() || stop; });
+    }
+    if (!woken) keep_peers_alive();
+  }
+  shutdown_peers();
+}
+
+std::vector<uint64_t> ServingEngine::active_requests() const {
+  std::lock_guard<std::mutex> lock(inbox_mutex_);
+  return std::vector<uint64_t>(live_.begin(), live_.end());
 }
 
 void ServingEngine::run_until_idle() {
@@ -357,7 +379,10 @@ void ServingEngine::finish(Sample& s, FinishReason reason, GenerationChunk c, co
   r.sink(c);
   if (--r.live == 0) {
     for (uint64_t other : r.samples) samples_.erase(other);
-    requests_.erase(r.id);
+    const uint64_t id = r.id;
+    requests_.erase(id);
+    std::lock_guard<std::mutex> lock(inbox_mutex_);
+    live_.erase(id);
   }
 }
 

@@ -10,12 +10,15 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -96,7 +99,13 @@ class ServingEngine {
   // delivered). False when there was nothing to run.
   bool step();
   void run_until_idle();
-  bool idle() const;
+  bool idle() const;  // no request queued or running (thread-safe)
+  // The engine thread's loop in a server: steps while there is work, else sleeps until submit() or cancel() (at
+  // most `idle_tick`, then tells TP peers the group is alive), until `stop` is set and nothing is left; then the
+  // peers are shut down. To stop at once, cancel what is in flight first.
+  void serve(const std::atomic<bool>& stop, std::chrono::milliseconds idle_tick = std::chrono::milliseconds(500));
+  // Request ids submitted and not finished (for cancelling everything at a deadline).
+  std::vector<uint64_t> active_requests() const;
   // TP rank 0 while idle: tells the peers that the group is alive (a plan with nothing to run).
   void keep_peers_alive();
   void shutdown_peers();
@@ -133,10 +142,12 @@ class ServingEngine {
   std::unique_ptr<Scheduler> scheduler_;
   std::map<uint64_t, std::unique_ptr<Request>> requests_;
   std::map<uint64_t, std::unique_ptr<Sample>> samples_;  // by sequence id
-  uint64_t next_request_ = 1, next_seq_ = 1;
+  uint64_t next_seq_ = 1;
   int64_t steps_ = 0;
 
   mutable std::mutex inbox_mutex_;
+  std::condition_variable work_;  // submit() and cancel() wake serve()
+  std::set<uint64_t> live_;       // requests submitted and not finished, for other threads
   std::vector<std::pair<uint64_t, std::pair<GenerationRequest, ChunkSink>>> inbox_;
   std::vector<uint64_t> cancels_;
   std::atomic<uint64_t> submitted_{0};

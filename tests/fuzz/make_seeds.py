@@ -103,6 +103,15 @@ def chat_template():
         put("fuzz_chat_template", f"oracle-case-{i}", bytes([flags]) + json.dumps(body).encode())
 
 
+def output_text():
+    # Stop strings on the first line ('|' between them), then token ids in 3 little-endian bytes each.
+    cases = json.loads((ROOT / "tests/data/qwen3-tokenizer/chat_jinja_oracle.json").read_text())["cases"]
+    for i, case in enumerate(cases[:3]):
+        ids = b"".join(t.to_bytes(3, "little") for t in case["ids"])
+        put("fuzz_output_text", f"oracle-case-{i}", b"the|\n\n|>\n" + ids)
+    put("fuzz_output_text", "no-stops", b"\n" + b"".join(t.to_bytes(3, "little") for t in cases[5]["ids"]))
+
+
 if __name__ == "__main__":
     safetensors_header()
     safetensors_index()
@@ -111,3 +120,4 @@ if __name__ == "__main__":
     sft_records()
     tokenizer()
     chat_template()
+    output_text()
