@@ -10,11 +10,10 @@
 #include <memory>
 #include <optional>
 
-#include <nlohmann/json.hpp>
-
 #include "cli/command_line.h"
 #include "cli/commands.h"
 #include "cli/flags.h"
+#include "cli/generation_printer.h"
 #include "cli/serving_flags.h"
 #include "core/status.h"
 #include "distributed/mpi_runtime.h"
@@ -70,87 +69,6 @@ std::unique_ptr<Tokenizer> load_tokenizer(const GenerateFlags& f) {
   return std::make_unique<Tokenizer>(Tokenizer::load(dir));
 }
 
-nlohmann::ordered_json logprobs_json(const std::vector<SampledToken>& tokens) {
-  nlohmann::ordered_json out = nlohmann::ordered_json::array();
-  for (const SampledToken& t : tokens) {
-    nlohmann::ordered_json top = nlohmann::ordered_json::array();
-    for (const TokenLogprob& x : t.top) top.push_back({x.token, x.logprob});
-    out.push_back({{"token", t.token}, {"logprob", t.logprob}, {"top", top}});
-  }
-  return out;
-}
-
-// What rank 0 prints: text as it streams for one text sample, else each sample once it is done.
-class GenerationPrinter {
- public:
-  GenerationPrinter(const GenerateFlags& f) : ids_only_(f.chat.empty() && f.prompt.empty()), json_(f.json),
-                                               stream_(!f.json && !ids_only_ && f.request.n == 1) {}
-
-  void operator()(const GenerationChunk& c) {
-    Sample& s = samples_[c.index];
-    s.ids.insert(s.ids.end(), c.token_ids.begin(), c.token_ids.end());
-    s.logprobs.insert(s.logprobs.end(), c.logprobs.begin(), c.logprobs.end());
-    if (stream_) {
-      print_text(s, c.reasoning_text, c.text);
-      std::fflush(stdout);
-    } else {
-      s.reasoning += c.reasoning_text;
-      s.text += c.text;
-    }
-    if (c.finish == FinishReason::kNone) return;
-    if (c.finish == FinishReason::kError) fail(StatusCode::kInternal, "generation failed: ", c.error);
-    s.finish = c.finish;
-    s.prompt_tokens = c.prompt_tokens;
-    if (stream_) return close_text(s);
-    if (json_) {
-      nlohmann::ordered_json j{{"index", c.index}, {"token_ids", s.ids}, {"text", s.text},
-                               {"reasoning_text", s.reasoning}, {"finish_reason", finish_reason_name(c.finish)},
-                               {"prompt_tokens", c.prompt_tokens}, {"completion_tokens", c.completion_tokens}};
-      if (!s.logprobs.empty()) j["logprobs"] = logprobs_json(s.logprobs);
-      std::printf("%s\n", j.dump().c_str());
-    } else if (ids_only_) {
-      std::printf("%s\n", nlohmann::json(s.ids).dump(-1).c_str());
-    } else {
-      if (samples_.size() > 1 || c.index > 0) std::printf("--- sample %lld ---\n", static_cast<long long>(c.index));
-      Sample copy = s;
-      copy.reasoning.clear();
-      copy.text.clear();
-      print_text(copy, s.reasoning, s.text);
-      close_text(copy);
-    }
-  }
-
- private:
-  struct Sample {
-    std::vector<int32_t> ids;
-    std::vector<SampledToken> logprobs;
-    std::string reasoning, text;
-    bool in_think = false, answered = false;
-    FinishReason finish = FinishReason::kNone;
-    int64_t prompt_tokens = 0;
-  };
-  static void print_text(Sample& s, const std::string& reasoning, const std::string& text) {
-    if (!reasoning.empty()) {
-      if (!s.in_think) std::printf("<think>\n");
-      s.in_think = true;
-      std::fputs(reasoning.c_str(), stdout);
-    }
-    if (!text.empty()) {
-      if (s.in_think) std::printf("\n</think>\n\n");
-      s.in_think = false;
-      std::fputs(text.c_str(), stdout);
-    }
-  }
-  static void close_text(Sample& s) {
-    if (s.in_think) std::printf("\n</think>");
-    std::printf("\n");
-    std::fflush(stdout);
-  }
-
-  bool ids_only_, json_, stream_;
-  std::map<int64_t, Sample> samples_;
-};
-
 int run_generate(GenerateFlags f) {
   const ProcessGrid grid = make_process_grid(f.tp, Device::kCPU, /*dp_size=*/1);
   ModelOptions options;
@@ -173,7 +91,7 @@ int run_generate(GenerateFlags f) {
     std::string error;
     request.prompt = *parse_ids(f.prompt_ids, &error);
   }
-  GenerationPrinter printer(f);
+  GenerationPrinter printer(f.chat.empty() && f.prompt.empty(), f.json, f.request.n);
   try {
     engine.submit(request, [&](const GenerationChunk& c) { printer(c); });
     engine.run_until_idle();

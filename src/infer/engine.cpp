@@ -92,6 +92,7 @@ ServingEngine::ServingEngine(Qwen3Model& model, const Tokenizer* tokenizer, cons
   so.max_sequences = options.max_sequences;
   so.max_prefill_chunk = options.max_prefill_chunk;
   scheduler_ = std::make_unique<Scheduler>(so);
+  publish_stats();
 }
 
 ServingEngine::~ServingEngine() = default;
@@ -227,6 +228,12 @@ std::vector<float> ServingEngine::execute(const StepPlan& plan) {
 }
 
 bool ServingEngine::step() {
+  const bool ran = run_step();
+  publish_stats();
+  return ran;
+}
+
+bool ServingEngine::run_step() {
   take_inbox();
   if (scheduler_->num_running() + scheduler_->num_waiting() == 0) return false;
   const Scheduler::Schedule schedule = scheduler_->schedule();
@@ -417,6 +424,11 @@ void ServingEngine::run_peer() {
 }
 
 EngineStats ServingEngine::stats() const {
+  std::lock_guard<std::mutex> lock(inbox_mutex_);
+  return published_;
+}
+
+void ServingEngine::publish_stats() {
   EngineStats s;
   s.num_blocks = scheduler_->pool().num_blocks();
   s.free_blocks = scheduler_->pool().num_free();
@@ -426,7 +438,8 @@ EngineStats ServingEngine::stats() const {
   s.requests = static_cast<int64_t>(requests_.size());
   s.steps = steps_;
   s.preemptions = scheduler_->num_preemptions();
-  return s;
+  std::lock_guard<std::mutex> lock(inbox_mutex_);
+  published_ = s;
 }
 
 GenerationRequest chat_request(const ChatTemplate& chat, const Tokenizer& tokenizer,

@@ -112,6 +112,7 @@ class ServingEngine {
   // TP ranks other than 0: run rank 0's plans until it shuts down.
   void run_peer();
 
+  // As of the end of the last step (thread-safe).
   EngineStats stats() const;
   const Tokenizer* tokenizer() const { return tokenizer_; }
   Qwen3Model& model() { return model_; }
@@ -119,6 +120,8 @@ class ServingEngine {
  private:
   struct Request;
   struct Sample;
+  bool run_step();
+  void publish_stats();  // the snapshot stats() returns
   void take_inbox();
   Sample& new_sample(Request& r, int64_t index);  // registered under a fresh sequence id
   void validate(const GenerationRequest& r) const;
@@ -148,6 +151,7 @@ class ServingEngine {
   mutable std::mutex inbox_mutex_;
   std::condition_variable work_;  // submit() and cancel() wake serve()
   std::set<uint64_t> live_;       // requests submitted and not finished, for other threads
+  EngineStats published_;
   std::vector<std::pair<uint64_t, std::pair<GenerationRequest, ChunkSink>>> inbox_;
   std::vector<uint64_t> cancels_;
   std::atomic<uint64_t> submitted_{0};

@@ -1,0 +1,238 @@
+// `stepwise client`: a gRPC client of a stepwise server (stepwise.v1): `generate` streams a generation to the
+// terminal as `stepwise generate` prints it; `models`, `tokenize` and `metrics` print the server's answers.
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <sstream>
+
+#include <grpcpp/grpcpp.h>
+#include <nlohmann/json.hpp>
+
+#include "cli/command_line.h"
+#include "cli/commands.h"
+#include "cli/flags.h"
+#include "cli/generation_printer.h"
+#include "cli/serving_flags.h"
+#include "core/status.h"
+#include "stepwise/v1/generation.grpc.pb.h"
+#include "stepwise/v1/monitoring.grpc.pb.h"
+
+namespace stepwise::cli {
+
+namespace {
+
+struct Connection {
+  std::string server = "127.0.0.1:50051";
+  std::string auth_token_file, tls_ca, tls_cert, tls_key;
+  double timeout = 0;  // seconds; 0: none
+};
+
+std::string read_file(const std::string& path, const char* flag) {
+  std::ifstream in(path);
+  if (!in) invalid_argument(flag, ": cannot read ", path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::shared_ptr<grpc::Channel> channel(const Connection& c) {
+  if (c.tls_ca.empty() && c.tls_cert.empty()) return grpc::CreateChannel(c.server, grpc::InsecureChannelCredentials());
+  grpc::SslCredentialsOptions ssl;
+  if (!c.tls_ca.empty()) ssl.pem_root_certs = read_file(c.tls_ca, "--tls-ca");
+  if (!c.tls_cert.empty()) {
+    ssl.pem_cert_chain = read_file(c.tls_cert, "--tls-cert");
+    ssl.pem_private_key = read_file(c.tls_key, "--tls-key");
+  }
+  return grpc::CreateChannel(c.server, grpc::SslCredentials(ssl));
+}
+
+void prepare(grpc::ClientContext& context, const Connection& c) {
+  if (!c.auth_token_file.empty()) {
+    std::string token = read_file(c.auth_token_file, "--auth-token-file");
+    token = token.substr(0, token.find('\n'));
+    context.AddMetadata("authorization", "Bearer " + token);
+  }
+  if (c.timeout > 0)
+    context.set_deadline(std::chrono::system_clock::now() +
+                         std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                             std::chrono::duration<double>(c.timeout)));
+}
+
+[[noreturn]] void fail_call(const grpc::Status& s, const Connection& c) {
+  const StatusCode code = s.error_code() == grpc::StatusCode::INVALID_ARGUMENT    ? StatusCode::kInvalidArgument
+                          : s.error_code() == grpc::StatusCode::NOT_FOUND          ? StatusCode::kNotFound
+                          : s.error_code() == grpc::StatusCode::UNAUTHENTICATED    ? StatusCode::kUnauthenticated
+                          : s.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED ? StatusCode::kResourceExhausted
+                                                                                   : StatusCode::kUnavailable;
+  fail(code, "server ", c.server, ": ", s.error_message(), " (gRPC status ", static_cast<int>(s.error_code()), ")");
+}
+
+void add_connection_flags(CLI::App& command, Connection& c) {
+  command.add_option("--server", c.server, "the server's host:port")->type_name("ADDR")->capture_default_str();
+  existing_file(command.add_option("--auth-token-file", c.auth_token_file,
+                                   "send 'authorization: Bearer <the file's first line>'")
+                    ->type_name("FILE"));
+  existing_file(command.add_option("--tls-ca", c.tls_ca, "connect with TLS, trusting this PEM CA")->type_name("FILE"));
+  existing_file(command.add_option("--tls-cert", c.tls_cert, "client certificate (PEM), with --tls-key")
+                    ->type_name("FILE"));
+  existing_file(command.add_option("--tls-key", c.tls_key, "the client certificate's key (PEM)")->type_name("FILE"));
+  at_least(command.add_option("--timeout", c.timeout, "the call's deadline in seconds; 0: none")->type_name("S"), 0);
+}
+
+struct GenerateFlags {
+  Connection connection;
+  std::string model, prompt, prompt_ids, chat;
+  bool no_thinking = false, json = false;
+  int64_t thinking_budget = -1, max_tokens = 32, samples = 1;
+  SamplingParams sampling;
+  std::vector<std::string> stop;
+  std::vector<int32_t> stop_token_ids;
+  bool ignore_eos = false;
+};
+
+GenerationChunk to_chunk(const v1::GenerateResponse& r) {
+  GenerationChunk c;
+  c.index = r.index();
+  c.token_ids.assign(r.token_ids().begin(), r.token_ids().end());
+  c.text = r.text();
+  c.reasoning_text = r.reasoning_text();
+  for (const v1::Logprob& lp : r.logprobs()) {
+    SampledToken t;
+    t.token = lp.token_id();
+    t.logprob = lp.logprob();
+    for (const v1::TokenLogprob& x : lp.top()) t.top.push_back({x.token_id(), x.logprob()});
+    c.logprobs.push_back(t);
+  }
+  const std::string& f = r.finish_reason();
+  c.finish = f.empty()           ? FinishReason::kNone
+             : f == "stop"       ? FinishReason::kStop
+             : f == "length"     ? FinishReason::kLength
+             : f == "cancelled"  ? FinishReason::kCancelled
+                                 : FinishReason::kError;
+  c.prompt_tokens = r.usage().prompt_tokens();
+  c.completion_tokens = r.usage().completion_tokens();
+  return c;
+}
+
+int run_generate(const GenerateFlags& f) {
+  v1::GenerateRequest r;
+  r.set_model(f.model);
+  if (!f.prompt.empty()) r.set_prompt(f.prompt);
+  if (!f.chat.empty()) {
+    v1::ChatMessage* m = r.add_messages();
+    m->set_role("user");
+    m->set_content(f.chat);
+    r.set_enable_thinking(!f.no_thinking);
+  }
+  if (!f.prompt_ids.empty()) {
+    std::stringstream in(f.prompt_ids);
+    for (std::string item; std::getline(in, item, ',');) r.add_prompt_ids(std::stoi(item));
+  }
+  if (f.thinking_budget >= 0) r.set_thinking_budget(static_cast<int32_t>(f.thinking_budget));
+  r.set_max_tokens(static_cast<int32_t>(f.max_tokens));
+  r.set_temperature(f.sampling.temperature);
+  r.set_top_k(static_cast<int32_t>(f.sampling.top_k));
+  r.set_top_p(f.sampling.top_p);
+  r.set_min_p(f.sampling.min_p);
+  r.set_repetition_penalty(f.sampling.repetition_penalty);
+  r.set_presence_penalty(f.sampling.presence_penalty);
+  r.set_frequency_penalty(f.sampling.frequency_penalty);
+  r.set_seed(f.sampling.seed);
+  r.set_logprobs(static_cast<int32_t>(f.sampling.logprobs));
+  r.set_n(static_cast<int32_t>(f.samples));
+  for (const std::string& s : f.stop) r.add_stop(s);
+  for (int32_t id : f.stop_token_ids) r.add_stop_token_ids(id);
+  r.set_ignore_eos(f.ignore_eos);
+
+  auto stub = v1::Generation::NewStub(channel(f.connection));
+  grpc::ClientContext context;
+  prepare(context, f.connection);
+  GenerationPrinter printer(f.chat.empty() && f.prompt.empty(), f.json, f.samples);
+  std::unique_ptr<grpc::ClientReader<v1::GenerateResponse>> reader = stub->Generate(&context, r);
+  v1::GenerateResponse response;
+  while (reader->Read(&response)) printer(to_chunk(response));
+  const grpc::Status status = reader->Finish();
+  if (!status.ok()) fail_call(status, f.connection);
+  return 0;
+}
+
+void add_client_generate(CommandLine& cli, CLI::App& client) {
+  auto f = std::make_shared<GenerateFlags>();
+  CLI::App& command = add_command(
+      client, "generate", "stream a generation from a stepwise server",
+      "stepwise client generate --server 127.0.0.1:50051 --chat 'What is 7*8?' --max-new-tokens 256\n"
+      "stepwise client generate --server HOST:PORT --prompt-ids 1,2,3 --json",
+      "Prints as `stepwise generate` does: ids as a JSON array, text as it streams, or --json objects.");
+  add_connection_flags(command, f->connection);
+  command.add_option("--model", f->model, "the served model's name (empty: the only one)")->type_name("NAME");
+  command.add_option("--prompt", f->prompt, "the prompt as raw text")->type_name("TEXT");
+  command.add_option("--prompt-ids", f->prompt_ids, "the prompt's token ids, comma-separated")->type_name("IDS");
+  command.add_option("--chat", f->chat, "a user message, in the model's chat template")->type_name("TEXT");
+  command.add_flag("--no-thinking", f->no_thinking, "--chat without the thinking part");
+  at_least(command.add_option("--thinking-budget", f->thinking_budget, "at most N tokens of thinking; -1: unlimited")
+               ->type_name("N"),
+           -1);
+  at_least(command.add_option("--max-new-tokens", f->max_tokens, "at most this many new tokens")->type_name("N"), 1);
+  at_least(command.add_option("--samples", f->samples, "independent samples (the API's n)")->type_name("N"), 1);
+  command.add_option("--stop", f->stop, "stop before this text (repeatable)")->type_name("TEXT");
+  command.add_option("--stop-token-ids", f->stop_token_ids, "stop after one of these ids")->type_name("ID")->delimiter(',');
+  command.add_flag("--ignore-eos", f->ignore_eos, "keep generating after the end-of-sequence token");
+  command.add_flag("--json", f->json, "one JSON object per sample");
+  add_sampling_flags(command, f->sampling);
+  cli.on_run(command, [f] {
+    if (!f->prompt_ids.empty() + !f->prompt.empty() + !f->chat.empty() != 1)
+      invalid_argument("give the prompt once: --prompt-ids IDS, --prompt TEXT or --chat TEXT");
+    return run_generate(*f);
+  });
+}
+
+void add_client_models(CommandLine& cli, CLI::App& client) {
+  auto c = std::make_shared<Connection>();
+  CLI::App& command = add_command(client, "models", "list a server's models (one JSON object per line)",
+                                  "stepwise client models --server 127.0.0.1:50051");
+  add_connection_flags(command, *c);
+  cli.on_run(command, [c] {
+    auto stub = v1::Generation::NewStub(channel(*c));
+    grpc::ClientContext context;
+    prepare(context, *c);
+    v1::ListModelsResponse response;
+    const grpc::Status s = stub->ListModels(&context, v1::ListModelsRequest(), &response);
+    if (!s.ok()) fail_call(s, *c);
+    for (const v1::ModelInfo& m : response.models())
+      std::printf("%s\n", nlohmann::ordered_json{{"name", m.name()}, {"tp_size", m.tp_size()},
+                                                 {"context_length", m.context_length()},
+                                                 {"replicas", m.replicas()}, {"state", m.state()}}
+                              .dump()
+                              .c_str());
+    return 0;
+  });
+}
+
+void add_client_metrics(CommandLine& cli, CLI::App& client) {
+  auto c = std::make_shared<Connection>();
+  CLI::App& command = add_command(client, "metrics", "print a server's metrics (Prometheus text)",
+                                  "stepwise client metrics --server 127.0.0.1:50051");
+  add_connection_flags(command, *c);
+  cli.on_run(command, [c] {
+    auto stub = v1::Monitoring::NewStub(channel(*c));
+    grpc::ClientContext context;
+    prepare(context, *c);
+    v1::GetMetricsResponse response;
+    const grpc::Status s = stub->GetMetrics(&context, v1::GetMetricsRequest(), &response);
+    if (!s.ok()) fail_call(s, *c);
+    std::fputs(response.text().c_str(), stdout);
+    return 0;
+  });
+}
+
+}  // namespace
+
+void add_client_command(CommandLine& cli, CLI::App& parent) {
+  CLI::App& client = add_command(parent, "client", "talk to a stepwise server over gRPC",
+                                 "stepwise client generate --server 127.0.0.1:50051 --chat 'Hi'");
+  for (auto add : {add_client_generate, add_client_models, add_client_metrics}) add(cli, client);
+  set_subcommand_heading(client, "Calls");
+}
+
+}  // namespace stepwise::cli

@@ -1,0 +1,64 @@
+// `stepwise serve`: the gRPC server (src/serve): Generation, Monitoring, grpc.health.v1 and reflection, serving
+// the model folder given with --model in this process (one command serves a model), until SIGTERM or SIGINT,
+// which drain it (docs/serving.md).
+#include <memory>
+
+#include "cli/command_line.h"
+#include "cli/commands.h"
+#include "cli/flags.h"
+#include "cli/serving_flags.h"
+#include "serve/server.h"
+
+namespace stepwise::cli {
+
+namespace {
+
+struct ServeFlags {
+  serve::ServerOptions server;
+  std::string model_dir, name;
+};
+
+}  // namespace
+
+void add_serve_command(CommandLine& cli, CLI::App& parent) {
+  auto flags = std::make_shared<ServeFlags>();
+  serve::ServerOptions& o = flags->server;
+  o.listen = "127.0.0.1:50051";
+  CLI::App& command = add_command(
+      parent, "serve", "serve generation over gRPC (stepwise.v1.Generation, health, reflection)",
+      "stepwise serve --listen 0.0.0.0:50051 --model runs/tiny-gsm8k-hf\n"
+      "stepwise serve --listen 127.0.0.1:0 --model DIR --auth-token-file token.txt --tls-cert cert.pem --tls-key key.pem",
+      "Loads the model folder (config.json, weights, tokenizer files) and answers stepwise.v1.Generation calls\n"
+      "(Generate streams chunks; ListModels; Tokenize), stepwise.v1.Monitoring (Prometheus text) and\n"
+      "grpc.health.v1.Health (SERVING while up), with server reflection. Port 0 picks a free port; the line\n"
+      "'stepwise serve: listening on HOST:PORT' says which. SIGTERM or SIGINT: new calls are refused, calls in\n"
+      "flight finish within --drain-seconds (then they are cancelled), exit 0.");
+  command.add_option("--listen", o.listen, "host:port to listen on")->type_name("ADDR")->capture_default_str();
+  add_model_flag(command, flags->model_dir);
+  command.add_option("--name", flags->name, "the model's name in the API (default: the folder's name)")
+      ->type_name("NAME");
+  existing_file(command.add_option("--auth-token-file", o.auth_token_file,
+                                   "require 'authorization: Bearer <token>' with the token on the file's first line")
+                    ->type_name("FILE"));
+  existing_file(command.add_option("--tls-cert", o.tls_cert, "serve TLS with this PEM certificate chain")
+                    ->type_name("FILE"));
+  existing_file(command.add_option("--tls-key", o.tls_key, "the certificate's PEM private key")->type_name("FILE"));
+  existing_file(command.add_option("--tls-client-ca", o.tls_client_ca,
+                                   "require client certificates signed by this PEM CA")
+                    ->type_name("FILE"));
+  at_least(command.add_option("--max-queued", o.max_queued,
+                              "requests in flight per model; more are refused with RESOURCE_EXHAUSTED")
+               ->type_name("N"),
+           1);
+  at_least(command.add_option("--drain-seconds", o.drain_seconds,
+                              "on SIGTERM, how long calls in flight may take to finish")
+               ->type_name("S"),
+           0);
+  add_engine_flags(command, o.engine);
+  cli.on_run(command, [flags] {
+    serve::block_shutdown_signals();
+    return serve::run_server(flags->server, {{flags->model_dir, flags->name}});
+  });
+}
+
+}  // namespace stepwise::cli
