@@ -6,6 +6,8 @@
 #include <exception>
 #include <utility>
 
+#include <glog/logging.h>
+
 #include "core/memory.h"
 #include "core/status.h"
 #include "distributed/tensor_parallel.h"
@@ -260,7 +262,17 @@ bool ServingEngine::run_step() {
 
 void ServingEngine::serve(const std::atomic<bool>& stop, std::chrono::milliseconds idle_tick) {
   while (true) {
-    if (step()) continue;
+    bool ran = false;
+    try {
+      ran = step();
+    } catch (const std::exception& e) {
+      if (model_.tp().size() > 1) throw;  // the group may be out of lock-step: end it (the job's failure path)
+      LOG(ERROR) << "a serving step failed; its requests end with an error: " << e.what();
+      fail_all(e.what());
+      publish_stats();
+      continue;
+    }
+    if (ran) continue;
     if (stop && idle()) break;
     bool woken;
     {

@@ -102,7 +102,8 @@ class ServingEngine {
   bool idle() const;  // no request queued or running (thread-safe)
   // The engine thread's loop in a server: steps while there is work, else sleeps until submit() or cancel() (at
   // most `idle_tick`, then tells TP peers the group is alive), until `stop` is set and nothing is left; then the
-  // peers are shut down. To stop at once, cancel what is in flight first.
+  // peers are shut down. To stop at once, cancel what is in flight first. A step that fails ends the requests in
+  // flight with kError and serving goes on (under TP the exception ends the group instead).
   void serve(const std::atomic<bool>& stop, std::chrono::milliseconds idle_tick = std::chrono::milliseconds(500));
   // Request ids submitted and not finished (for cancelling everything at a deadline).
   std::vector<uint64_t> active_requests() const;

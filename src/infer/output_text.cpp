@@ -58,7 +58,7 @@ std::optional<ThinkTokens> find_think_tokens(const Tokenizer& tokenizer) {
 }
 
 OutputTextStream::OutputTextStream(const Tokenizer& tokenizer, const OutputTextOptions& options)
-    : decoder_(tokenizer, /*skip_special_tokens=*/true), matcher_(options.stop) {
+    : tokenizer_(tokenizer), decoder_(tokenizer, /*skip_special_tokens=*/true), matcher_(options.stop) {
   if (!options.split_reasoning) return;
   think_ = find_think_tokens(tokenizer);
   if (!think_)
@@ -80,7 +80,7 @@ TextDelta OutputTextStream::push(int32_t id) {
     close_channel(&delta);
     in_reasoning_ = false;
     think_closed_ = trim_newlines_ = true;
-  } else {
+  } else if (tokenizer_.has_id(id)) {
     route(decoder_.push(id), &delta);
   }
   delta.stopped = matcher_.stopped();

@@ -1,7 +1,8 @@
 // OutputTextStream: what a client sees of one generated sequence, from its token ids as they come: text decoded
 // incrementally (UTF-8 safe: a character split across tokens is never shown half), split into `reasoning_text`
 // (inside <think>…</think>) and `text` (the answer), and cut at the first stop string (matched on the decoded text
-// across token boundaries; the stop string itself is not shown).
+// across token boundaries; the stop string itself is not shown). Ids the tokenizer does not know (a model's
+// embedding padded past the vocabulary) show no text.
 //
 // Reasoning follows the Qwen3 chat template, which writes an assistant turn as
 // "<think>\n" + reasoning.strip("\n") + "\n</think>\n\n" + content.lstrip("\n"): the <think> and </think> tokens are
@@ -87,6 +88,7 @@ class OutputTextStream {
   // Ends the current channel: its incomplete character, its held newlines (dropped) and held stop-string prefix.
   void close_channel(TextDelta* delta);
 
+  const Tokenizer& tokenizer_;
   IncrementalDecoder decoder_;
   StopStringMatcher matcher_;
   std::optional<ThinkTokens> think_;  // set when reasoning is split

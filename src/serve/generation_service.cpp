@@ -61,8 +61,14 @@ ServedModel& ServiceState::find_model(const std::string& name) {
 
 grpc::Status GenerationService::Generate(grpc::ServerContext* context, const v1::GenerateRequest* request,
                                          grpc::ServerWriter<v1::GenerateResponse>* writer) {
-  if (grpc::Status s = state_.auth.check(*context); !s.ok()) return s;
-  if (state_.draining) return {grpc::StatusCode::UNAVAILABLE, "the server is shutting down; try another replica"};
+  // Calls refused before they reach the engine are counted by their status too.
+  auto refuse = [&](const grpc::Status& status) {
+    state_.metrics.request_refused(grpc_code_name(status.error_code()));
+    return status;
+  };
+  if (grpc::Status s = state_.auth.check(*context); !s.ok()) return refuse(s);
+  if (state_.draining)
+    return refuse({grpc::StatusCode::UNAVAILABLE, "the server is shutting down; try another replica"});
   const Clock::time_point arrival = Clock::now();
   ServedModel* model = nullptr;
   GenerationRequest engine_request;
@@ -70,19 +76,19 @@ grpc::Status GenerationService::Generate(grpc::ServerContext* context, const v1:
     model = &state_.find_model(request->model());
     engine_request = to_generation_request(*request, *model);
   } catch (const StatusError& e) {
-    return to_grpc_status(e);
+    return refuse(to_grpc_status(e));
   }
   if (static_cast<int64_t>(model->engine->active_requests().size()) >= state_.max_queued)
-    return {grpc::StatusCode::RESOURCE_EXHAUSTED,
-            "model '" + model->name + "' has " + std::to_string(state_.max_queued) +
-                " requests in flight (--max-queued); retry later"};
+    return refuse({grpc::StatusCode::RESOURCE_EXHAUSTED,
+                   "model '" + model->name + "' has " + std::to_string(state_.max_queued) +
+                       " requests in flight (--max-queued); retry later"});
 
   auto queue = std::make_shared<ChunkQueue>();
   uint64_t id = 0;
   try {
     id = model->engine->submit(engine_request, [queue](const GenerationChunk& c) { queue->push(c); });
   } catch (const StatusError& e) {
-    return to_grpc_status(e);
+    return refuse(to_grpc_status(e));
   }
   state_.metrics.request_started();
   VLOG(1) << "request " << id << " (" << context->peer() << "): model '" << model->name << "', "

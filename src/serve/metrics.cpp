@@ -6,9 +6,9 @@
 namespace stepwise::serve {
 
 namespace {
-std::string number(double v) {
+std::string number(double v, const char* format = "%.17g") {
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%.17g", v);
+  std::snprintf(buf, sizeof buf, format, v);
   return buf;
 }
 void header(std::string& out, const std::string& name, const std::string& help, const char* type) {
@@ -29,7 +29,7 @@ void Histogram::write(std::string& out, const std::string& name, const std::stri
   uint64_t cumulative = 0;
   for (size_t i = 0; i <= kBounds.size(); ++i) {
     cumulative += counts_[i];
-    out += name + "_bucket{le=\"" + (i < kBounds.size() ? number(kBounds[i]) : "+Inf") + "\"} " +
+    out += name + "_bucket{le=\"" + (i < kBounds.size() ? number(kBounds[i], "%g") : "+Inf") + "\"} " +
            std::to_string(cumulative) + "\n";
   }
   out += name + "_sum " + number(sum_) + "\n" + name + "_count " + std::to_string(count_) + "\n";
@@ -38,6 +38,11 @@ void Histogram::write(std::string& out, const std::string& name, const std::stri
 void ServerMetrics::request_started() {
   std::lock_guard<std::mutex> lock(mutex_);
   ++in_flight_;
+}
+
+void ServerMetrics::request_refused(const std::string& code) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  ++requests_[code];
 }
 
 void ServerMetrics::request_finished(const std::string& code, int64_t prompt_tokens, int64_t completion_tokens) {

@@ -30,6 +30,8 @@ class Histogram {
 class ServerMetrics {
  public:
   void request_started();
+  // A call refused before it reached the engine (not counted in flight).
+  void request_refused(const std::string& code);
   // `code`: the gRPC status name the request ended with ("OK", "CANCELLED", ...).
   void request_finished(const std::string& code, int64_t prompt_tokens, int64_t completion_tokens);
   void first_token(double seconds);

@@ -46,6 +46,8 @@ class Tokenizer {
   std::string decode(const std::vector<int32_t>& ids, bool skip_special_tokens = false) const;
 
   int32_t vocab_size() const { return static_cast<int32_t>(tokens_.size()); }  // 1 + the largest id
+  // A token of this vocabulary (a model's embedding may be padded past it: Qwen3's 151,936 rows for 151,669 ids).
+  bool has_id(int32_t id) const { return id >= 0 && id < vocab_size() && known_[static_cast<size_t>(id)]; }
   std::optional<int32_t> token_to_id(std::string_view token) const;            // spelling as in tokenizer.json
   const std::string& id_to_token(int32_t id) const;                            // INVALID_ARGUMENT if unknown
   const std::string& token_bytes(int32_t id) const;                            // the bytes decode() writes

@@ -167,6 +167,17 @@ TEST(OutputText, SpecialTokensAreNotShown) {
   EXPECT_EQ(shown.text, "AB");
 }
 
+// Qwen3 models have 151,936 embedding rows for the tokenizer's 151,669 ids: a sampled padding id shows nothing
+// (decoding it would be an error).
+TEST(OutputText, PaddingIdsPastTheVocabularyShowNoText) {
+  std::vector<int32_t> ids = qwen3().encode("A");
+  ids.push_back(qwen3().vocab_size());
+  ids.push_back(151935);
+  const std::vector<int32_t> b = qwen3().encode("B");
+  ids.insert(ids.end(), b.begin(), b.end());
+  EXPECT_EQ(stream(ids, {}).text, "AB");
+}
+
 TEST(OutputText, MultiByteCharactersAreNeverShownBroken) {
   // Rare CJK characters and emoji that Qwen3's vocabulary spells with byte tokens, split mid-character.
   const std::string turn = "<think>\n想一想 龘靐齉 🦜🧬 ok\n</think>\n\n答案是 𝄞 鱻 🪐。";
