@@ -98,9 +98,10 @@ grpc::Status GenerationService::Generate(grpc::ServerContext* context, const v1:
   std::vector<Clock::time_point> last(static_cast<size_t>(engine_request.n), arrival);
   std::vector<bool> started(static_cast<size_t>(engine_request.n), false);
   auto end = [&](const grpc::Status& status) {
-    if (!status.ok()) model->engine->cancel(id);
+    // Counted before the cancellation frees the blocks: whoever sees the blocks free sees the call counted.
     state_.metrics.request_finished(status.ok() ? "OK" : grpc_code_name(status.error_code()),
                                     static_cast<int64_t>(engine_request.prompt.size()), completion);
+    if (!status.ok()) model->engine->cancel(id);
     VLOG(1) << "request " << id << " ended: " << (status.ok() ? "OK" : status.error_message());
     return status;
   };

@@ -266,11 +266,23 @@ TEST(Serve, AFullQueueIsRefusedAtOnce) {
 }
 
 TEST(Serve, DeadlinesAndCancellationsFreeTheirBlocks) {
-  ServerProcess server("--model " + kFixture + " --max-tokens-per-step 1");  // slow steps: the deadline comes first
+  // One token per step: 64 samples of 250 tokens take thousands of steps, so the deadline passes mid-stream.
+  ServerProcess server("--model " + kFixture + " --max-tokens-per-step 1");
   ASSERT_NE(server.port(), 0);
   auto stub = v1::Generation::NewStub(connect(server));
-  const Streamed late = generate(*stub, ids_request(std::vector<int32_t>(200, 7), 50), "", 0.05);
-  EXPECT_EQ(late.status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED) << late.status.error_message();
+  {
+    grpc::ClientContext context;
+    set_deadline(context, 1.5);
+    v1::GenerateRequest r = ids_request({1, 2, 3}, 250);
+    r.set_n(64);
+    auto reader = stub->Generate(&context, r);
+    v1::GenerateResponse response;
+    ASSERT_TRUE(reader->Read(&response)) << "the first token comes before the deadline";
+    while (reader->Read(&response)) {
+    }
+    const grpc::Status late = reader->Finish();
+    EXPECT_EQ(late.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED) << late.error_message();
+  }
   {
     grpc::ClientContext context;
     set_deadline(context, 60);
