@@ -44,6 +44,14 @@ class ChunkQueue {
 // How often a waiting handler looks at its call's cancellation and deadline.
 constexpr std::chrono::milliseconds kPoll(50);
 
+// Why a call's stream ended on the client's side: its deadline (gRPC fires it on time, within the timer's
+// resolution), else a cancellation or a client gone.
+grpc::Status ended_by_client(const grpc::ServerContext& context) {
+  if (std::chrono::system_clock::now() + std::chrono::milliseconds(5) >= context.deadline())
+    return {grpc::StatusCode::DEADLINE_EXCEEDED, "the call's deadline passed"};
+  return grpc::Status::CANCELLED;
+}
+
 }  // namespace
 
 ServedModel& ServiceState::find_model(const std::string& name) {
@@ -108,10 +116,7 @@ grpc::Status GenerationService::Generate(grpc::ServerContext* context, const v1:
   while (open > 0) {
     const std::optional<GenerationChunk> chunk = queue->pop(kPoll);
     if (!chunk) {
-      if (context->IsCancelled())
-        return end(std::chrono::system_clock::now() >= context->deadline()
-                       ? grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "the call's deadline passed")
-                       : grpc::Status::CANCELLED);
+      if (context->IsCancelled()) return end(ended_by_client(*context));
       continue;
     }
     const Clock::time_point now = Clock::now();
@@ -127,7 +132,7 @@ grpc::Status GenerationService::Generate(grpc::ServerContext* context, const v1:
       return end({grpc::StatusCode::INTERNAL, "generation failed: " + chunk->error});
     v1::GenerateResponse response;
     fill_response(*chunk, &response);
-    if (!writer->Write(response)) return end(grpc::Status::CANCELLED);
+    if (!writer->Write(response)) return end(ended_by_client(*context));
     if (chunk->finish != FinishReason::kNone) --open;
   }
   return end(grpc::Status::OK);
