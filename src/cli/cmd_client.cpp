@@ -2,7 +2,6 @@
 // terminal as `stepwise generate` prints it; `models`, `tokenize` and `metrics` print the server's answers.
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <memory>
 #include <sstream>
 
@@ -11,6 +10,7 @@
 
 #include "cli/command_line.h"
 #include "cli/commands.h"
+#include "cli/connection_flags.h"
 #include "cli/flags.h"
 #include "cli/generation_printer.h"
 #include "cli/serving_flags.h"
@@ -22,43 +22,6 @@ namespace stepwise::cli {
 
 namespace {
 
-struct Connection {
-  std::string server = "127.0.0.1:50051";
-  std::string auth_token_file, tls_ca, tls_cert, tls_key;
-  double timeout = 0;  // seconds; 0: none
-};
-
-std::string read_file(const std::string& path, const char* flag) {
-  std::ifstream in(path);
-  if (!in) invalid_argument(flag, ": cannot read ", path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-std::shared_ptr<grpc::Channel> channel(const Connection& c) {
-  if (c.tls_ca.empty() && c.tls_cert.empty()) return grpc::CreateChannel(c.server, grpc::InsecureChannelCredentials());
-  grpc::SslCredentialsOptions ssl;
-  if (!c.tls_ca.empty()) ssl.pem_root_certs = read_file(c.tls_ca, "--tls-ca");
-  if (!c.tls_cert.empty()) {
-    ssl.pem_cert_chain = read_file(c.tls_cert, "--tls-cert");
-    ssl.pem_private_key = read_file(c.tls_key, "--tls-key");
-  }
-  return grpc::CreateChannel(c.server, grpc::SslCredentials(ssl));
-}
-
-void prepare(grpc::ClientContext& context, const Connection& c) {
-  if (!c.auth_token_file.empty()) {
-    std::string token = read_file(c.auth_token_file, "--auth-token-file");
-    token = token.substr(0, token.find('\n'));
-    context.AddMetadata("authorization", "Bearer " + token);
-  }
-  if (c.timeout > 0)
-    context.set_deadline(std::chrono::system_clock::now() +
-                         std::chrono::duration_cast<std::chrono::system_clock::duration>(
-                             std::chrono::duration<double>(c.timeout)));
-}
-
 [[noreturn]] void fail_call(const grpc::Status& s, const Connection& c) {
   const StatusCode code = s.error_code() == grpc::StatusCode::INVALID_ARGUMENT    ? StatusCode::kInvalidArgument
                           : s.error_code() == grpc::StatusCode::NOT_FOUND          ? StatusCode::kNotFound
@@ -66,18 +29,6 @@ void prepare(grpc::ClientContext& context, const Connection& c) {
                           : s.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED ? StatusCode::kResourceExhausted
                                                                                    : StatusCode::kUnavailable;
   fail(code, "server ", c.server, ": ", s.error_message(), " (gRPC status ", static_cast<int>(s.error_code()), ")");
-}
-
-void add_connection_flags(CLI::App& command, Connection& c) {
-  command.add_option("--server", c.server, "the server's host:port")->type_name("ADDR")->capture_default_str();
-  existing_file(command.add_option("--auth-token-file", c.auth_token_file,
-                                   "send 'authorization: Bearer <the file's first line>'")
-                    ->type_name("FILE"));
-  existing_file(command.add_option("--tls-ca", c.tls_ca, "connect with TLS, trusting this PEM CA")->type_name("FILE"));
-  existing_file(command.add_option("--tls-cert", c.tls_cert, "client certificate (PEM), with --tls-key")
-                    ->type_name("FILE"));
-  existing_file(command.add_option("--tls-key", c.tls_key, "the client certificate's key (PEM)")->type_name("FILE"));
-  at_least(command.add_option("--timeout", c.timeout, "the call's deadline in seconds; 0: none")->type_name("S"), 0);
 }
 
 struct GenerateFlags {

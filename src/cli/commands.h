@@ -18,6 +18,7 @@ void add_train_command(CommandLine& cli, CLI::App& parent);
 void add_export_command(CommandLine& cli, CLI::App& parent);
 void add_demo_command(CommandLine& cli, CLI::App& parent);
 void add_serve_command(CommandLine& cli, CLI::App& parent);
+void add_worker_command(CommandLine& cli, CLI::App& parent);
 void add_client_command(CommandLine& cli, CLI::App& parent);
 
 }  // namespace stepwise::cli

@@ -17,6 +17,7 @@ class BearerAuth {
   explicit BearerAuth(std::string token) : token_(std::move(token)) {}
 
   bool enabled() const { return !token_.empty(); }
+  const std::string& token() const { return token_; }  // for the server's in-process worker groups
   grpc::Status check(const grpc::ServerContext& context) const;
 
  private:

@@ -1,7 +1,8 @@
 // The Generation and Monitoring services of proto/stepwise/v1 (gRPC's synchronous API: one handler thread per
-// call) over the models this process serves. A Generate call submits one engine request and streams its chunks as
-// they come; the call's cancellation, deadline or a failed write cancels the request in the engine (its KV blocks
-// are freed at the next step).
+// call) over the worker groups of the Coordinator. A Generate call goes to the least loaded ready replica of its
+// model and streams its chunks as they come; the call's cancellation, deadline or a failed write cancels the
+// request in the group's engine (its KV blocks are freed at the next step); a group that is dropped ends it with
+// UNAVAILABLE.
 #pragma once
 
 #include <atomic>
@@ -9,22 +10,19 @@
 #include <vector>
 
 #include "serve/auth.h"
+#include "serve/coordinator.h"
 #include "serve/metrics.h"
-#include "serve/served_model.h"
 #include "stepwise/v1/generation.grpc.pb.h"
 #include "stepwise/v1/monitoring.grpc.pb.h"
 
 namespace stepwise::serve {
 
 struct ServiceState {
-  std::vector<std::unique_ptr<ServedModel>> models;
+  explicit ServiceState(const CoordinatorOptions& options) : coordinator(options) {}
+  Coordinator coordinator;
   BearerAuth auth;
   ServerMetrics metrics;
-  int64_t max_queued = 256;        // requests in flight per model before RESOURCE_EXHAUSTED
   std::atomic<bool> draining{false};  // shutting down: new calls are UNAVAILABLE
-
-  // NOT_FOUND naming the known models; empty: the only model (INVALID_ARGUMENT when there are several).
-  ServedModel& find_model(const std::string& name);
 };
 
 class GenerationService final : public v1::Generation::Service {

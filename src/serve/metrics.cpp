@@ -63,7 +63,8 @@ void ServerMetrics::inter_token(double seconds) {
   itl_.observe(seconds);
 }
 
-std::string ServerMetrics::prometheus_text(const std::map<std::string, EngineStats>& engines) const {
+std::string ServerMetrics::prometheus_text(const std::vector<ModelSummary>& models,
+                                          const std::vector<WorkerSummary>& workers) const {
   std::lock_guard<std::mutex> lock(mutex_);
   std::string out;
   header(out, "stepwise_requests_total", "Generate calls ended, by gRPC status code", "counter");
@@ -82,13 +83,24 @@ std::string ServerMetrics::prometheus_text(const std::map<std::string, EngineSta
       {"stepwise_sequences_running", &EngineStats::running},   {"stepwise_sequences_waiting", &EngineStats::waiting},
       {"stepwise_engine_steps_total", &EngineStats::steps},    {"stepwise_preemptions_total", &EngineStats::preemptions}};
   for (const auto& [name, field] : gauges) {
-    header(out, name, "the serving engine's state (engine.h EngineStats), per model",
+    header(out, name, "the serving engines' state (engine.h EngineStats), per model, summed over its replicas",
            std::string(name).find("_total") != std::string::npos && std::string(name) != "stepwise_kv_blocks_total"
                ? "counter"
                : "gauge");
-    for (const auto& [model, stats] : engines)
-      out += std::string(name) + "{model=\"" + model + "\"} " + std::to_string(stats.*field) + "\n";
+    for (const ModelSummary& m : models)
+      out += std::string(name) + "{model=\"" + m.model.name() + "\"} " + std::to_string(m.load.*field) + "\n";
   }
+  header(out, "stepwise_model_replicas", "worker groups serving each model (any state)", "gauge");
+  for (const ModelSummary& m : models)
+    out += "stepwise_model_replicas{model=\"" + m.model.name() + "\"} " + std::to_string(m.replicas) + "\n";
+  header(out, "stepwise_worker_calls_in_flight", "calls routed to each worker group and not ended", "gauge");
+  for (const WorkerSummary& w : workers)
+    out += "stepwise_worker_calls_in_flight{model=\"" + w.model + "\",worker=\"" + std::to_string(w.id) + "\"} " +
+           std::to_string(w.calls_in_flight) + "\n";
+  header(out, "stepwise_worker_calls_total", "calls routed to each worker group since it registered", "counter");
+  for (const WorkerSummary& w : workers)
+    out += "stepwise_worker_calls_total{model=\"" + w.model + "\",worker=\"" + std::to_string(w.id) + "\"} " +
+           std::to_string(w.calls_total) + "\n";
   return out;
 }
 

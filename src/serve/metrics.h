@@ -1,6 +1,6 @@
 // ServerMetrics: what a stepwise server counts, in the Prometheus text format (GetMetrics): requests by outcome,
 // prompt and generated tokens, requests in flight, time to first token and inter-token latency histograms, and
-// the engine's KV blocks and queue. Thread-safe: every RPC handler records into it.
+// the engines' KV blocks and queues, and the calls of each worker group. Thread-safe: every RPC handler records into it.
 #pragma once
 
 #include <array>
@@ -9,7 +9,7 @@
 #include <mutex>
 #include <string>
 
-#include "infer/engine.h"
+#include "serve/coordinator.h"
 
 namespace stepwise::serve {
 
@@ -36,8 +36,9 @@ class ServerMetrics {
   void request_finished(const std::string& code, int64_t prompt_tokens, int64_t completion_tokens);
   void first_token(double seconds);
   void inter_token(double seconds);
-  // Every metric, with the engine's state of each served model.
-  std::string prometheus_text(const std::map<std::string, EngineStats>& engines) const;
+  // Every metric, with the engines' state of each served model (summed over its replicas) and each worker group's
+  // calls.
+  std::string prometheus_text(const std::vector<ModelSummary>& models, const std::vector<WorkerSummary>& workers) const;
 
  private:
   mutable std::mutex mutex_;

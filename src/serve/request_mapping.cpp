@@ -105,6 +105,37 @@ void fill_response(const GenerationChunk& c, v1::GenerateResponse* out) {
   }
 }
 
+v1::TokenizeResponse tokenize(const v1::TokenizeRequest& request, const ServedModel& model) {
+  if (!model.tokenizer) invalid_argument("model '", model.name, "' is served without a tokenizer");
+  if (!request.text().empty() && request.messages_size() > 0)
+    invalid_argument("several inputs: give text or messages, not both");
+  v1::TokenizeResponse response;
+  std::vector<int32_t> ids;
+  if (request.messages_size() > 0) {
+    if (!model.chat) invalid_argument("messages: model '", model.name, "' has no chat template");
+    ChatOptions options;
+    options.add_generation_prompt = true;
+    options.enable_thinking = !request.has_enable_thinking() || request.enable_thinking();
+    EncodedChat chat;
+    try {
+      chat = model.chat->encode(to_chat_messages(request.messages()), options);
+    } catch (const StatusError& e) {
+      throw e.with_context("messages");
+    }
+    ids = chat.ids;
+    response.set_text(chat.text);
+  } else {
+    try {
+      ids = model.tokenizer->encode(request.text());
+    } catch (const StatusError& e) {
+      throw e.with_context("text");
+    }
+    response.set_text(request.text());
+  }
+  for (int32_t id : ids) response.add_token_ids(id);
+  return response;
+}
+
 grpc::Status to_grpc_status(const StatusError& e) {
   switch (e.code()) {
     case StatusCode::kOk: return grpc::Status::OK;

@@ -21,6 +21,8 @@ GenerationRequest to_generation_request(const v1::GenerateRequest& request, cons
 void fill_response(const GenerationChunk& chunk, v1::GenerateResponse* response);
 grpc::Status to_grpc_status(const StatusError& e);
 const char* grpc_code_name(grpc::StatusCode code);  // "INVALID_ARGUMENT", ...
+// The Tokenize call: text, or a chat rendered with its generation prompt (INVALID_ARGUMENT naming the field).
+v1::TokenizeResponse tokenize(const v1::TokenizeRequest& request, const ServedModel& model);
 // For messages of the Tokenize and Generate calls: the chat as the template renders it with its generation prompt.
 std::vector<ChatMessage> to_chat_messages(const google::protobuf::RepeatedPtrField<v1::ChatMessage>& messages);
 

@@ -10,13 +10,21 @@
 
 namespace stepwise::serve {
 
+std::string served_model_name(const std::string& dir, const std::string& name) {
+  if (!name.empty()) return name;
+  const std::string folder = std::filesystem::path(dir).lexically_normal().filename().string();
+  if (!folder.empty()) return folder;
+  return std::filesystem::absolute(dir).lexically_normal().parent_path().filename().string();  // "dir/"
+}
+
 std::unique_ptr<ServedModel> ServedModel::load(const std::string& dir, const std::string& name,
-                                               const EngineOptions& options) {
+                                               const EngineOptions& options, Communicator* tp) {
   auto m = std::make_unique<ServedModel>();
   m->dir = dir;
-  m->name = name.empty() ? std::filesystem::path(dir).lexically_normal().filename().string() : name;
-  if (m->name.empty()) m->name = std::filesystem::absolute(dir).lexically_normal().parent_path().filename().string();
-  m->model = load_hf_model(dir, ModelOptions{});
+  m->name = served_model_name(dir, name);
+  ModelOptions model_options;
+  model_options.tp = tp;
+  m->model = load_hf_model(dir, model_options);
   if (std::filesystem::exists(dir + "/tokenizer.json")) {
     m->tokenizer = std::make_unique<Tokenizer>(Tokenizer::load(dir));
     try {
@@ -29,18 +37,20 @@ std::unique_ptr<ServedModel> ServedModel::load(const std::string& dir, const std
                  << " has no tokenizer.json; only prompt_ids requests are served";
   }
   m->engine = std::make_unique<ServingEngine>(*m->model, m->tokenizer.get(), options);
-  ServedModel* raw = m.get();
-  m->thread_ = std::thread([raw] {
-    try {
-      raw->engine->serve(raw->stop_);
-    } catch (const std::exception& e) {
-      LOG(FATAL) << "model '" << raw->name << "': the serving engine failed: " << e.what();
-    }
-  });
   const EngineStats s = m->engine->stats();
-  LOG(INFO) << "model '" << m->name << "' ready: " << m->model->config().num_parameters() << " parameters, "
+  LOG(INFO) << "model '" << m->name << "' loaded: " << m->model->config().num_parameters() << " parameters, "
             << s.num_blocks << " KV blocks of " << s.block_size << " tokens";
   return m;
+}
+
+void ServedModel::start() {
+  thread_ = std::thread([this] {
+    try {
+      engine->serve(stop_);
+    } catch (const std::exception& e) {
+      LOG(FATAL) << "model '" << name << "': the serving engine failed: " << e.what();
+    }
+  });
 }
 
 void ServedModel::shut_down() {

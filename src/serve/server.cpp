@@ -15,6 +15,9 @@
 
 #include "core/status.h"
 #include "serve/generation_service.h"
+#include "serve/served_model.h"
+#include "serve/worker.h"
+#include "serve/workers_service.h"
 
 namespace stepwise::serve {
 
@@ -59,14 +62,18 @@ void block_shutdown_signals() {
 }
 
 int run_server(const ServerOptions& o, const std::vector<std::pair<std::string, std::string>>& models) {
-  ServiceState state;
-  state.max_queued = o.max_queued;
+  ServiceState state(CoordinatorOptions{o.worker_timeout_s, o.max_queued});
   if (!o.auth_token_file.empty()) state.auth = BearerAuth::from_file(o.auth_token_file);
   const std::shared_ptr<grpc::ServerCredentials> creds = credentials(o);
-  for (const auto& [dir, name] : models) state.models.push_back(ServedModel::load(dir, name, o.engine));
+  std::vector<std::unique_ptr<ServedModel>> served;
+  for (const auto& [dir, name] : models) {
+    served.push_back(ServedModel::load(dir, name, o.engine));
+    served.back()->start();
+  }
 
   GenerationService generation(state);
   MonitoringService monitoring(state);
+  WorkersService workers(state);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
@@ -74,13 +81,31 @@ int run_server(const ServerOptions& o, const std::vector<std::pair<std::string, 
   builder.AddListeningPort(o.listen, creds, &port);
   builder.RegisterService(&generation);
   builder.RegisterService(&monitoring);
+  builder.RegisterService(&workers);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || port == 0)
     fail(StatusCode::kUnavailable, "--listen ", o.listen, ": cannot listen there (in use, or not a host:port)");
-  server->GetHealthCheckService()->SetServingStatus(true);
+  grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
+  state.coordinator.on_serving_changed([health](bool serving) { health->SetServingStatus(serving); });
+
+  // The in-process groups reach the coordinator over an in-process channel: the same protocol as remote ones.
+  std::vector<std::unique_ptr<Worker>> local;
+  for (const auto& m : served) {
+    CoordinatorChannel channel{server->InProcessChannel(grpc::ChannelArguments()), "in-process", state.auth.token()};
+    local.push_back(std::make_unique<Worker>(channel, worker_registration(m->dir, m->name, 1)));
+    local.back()->set_ready(*m);
+    local.back()->start();
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (!state.coordinator.has_ready_model(m->name)) {
+      if (!local.back()->failure().empty()) fail(StatusCode::kFailedPrecondition, local.back()->failure());
+      if (std::chrono::steady_clock::now() > give_up)
+        fail(StatusCode::kInternal, "model '", m->name, "': its in-process worker group did not register in 30 s");
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  }
   const std::string host = o.listen.substr(0, o.listen.rfind(':'));
-  std::printf("stepwise serve: listening on %s:%d (%zu model%s%s%s)\n", host.c_str(), port, state.models.size(),
-              state.models.size() == 1 ? "" : "s", o.tls_cert.empty() ? "" : ", TLS",
+  std::printf("stepwise serve: listening on %s:%d (%zu model%s in process%s%s)\n", host.c_str(), port,
+              served.size(), served.size() == 1 ? "" : "s", o.tls_cert.empty() ? "" : ", TLS",
               state.auth.enabled() ? ", bearer token" : "");
   std::fflush(stdout);
 
@@ -89,15 +114,16 @@ int run_server(const ServerOptions& o, const std::vector<std::pair<std::string, 
   sigwait(&set, &signal);
   LOG(INFO) << "signal " << signal << ": draining (at most " << o.drain_seconds << " s)";
   state.draining = true;
-  server->GetHealthCheckService()->SetServingStatus(false);
+  state.coordinator.on_serving_changed(nullptr);
+  health->SetServingStatus(false);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(o.drain_seconds);
-  for (const auto& m : state.models) {
-    while (!m->engine->idle() && std::chrono::steady_clock::now() < deadline)
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    for (uint64_t id : m->engine->active_requests()) m->engine->cancel(id);
-  }
+  while (state.coordinator.calls_in_flight() > 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  // What is left is cancelled (remote groups' calls end when the server's streams close).
+  for (const auto& w : local) w->drain(0);
+  for (const auto& w : local) w->stop();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
-  for (const auto& m : state.models) m->shut_down();
+  for (const auto& m : served) m->shut_down();
   LOG(INFO) << "stopped";
   return 0;
 }

@@ -1,14 +1,16 @@
-// The stepwise gRPC server of `stepwise serve`: the Generation and Monitoring services, grpc.health.v1 (SERVING
-// while the models are served) and server reflection, over plain TCP or TLS (optionally requiring client
-// certificates), with an optional bearer token. SIGTERM or SIGINT drains it: new calls are UNAVAILABLE, calls in
-// flight finish within --drain-seconds (then they are cancelled), and run_server returns 0.
+// The stepwise gRPC server of `stepwise serve`, the coordinator: the Generation and Monitoring services for
+// clients, the Workers service for worker groups (`stepwise worker`), grpc.health.v1 (SERVING while some model has a
+// ready replica) and server reflection, over plain TCP or TLS (optionally requiring client certificates), with an
+// optional bearer token. With model folders it also runs one worker group in process for each (one command serves
+// a model). SIGTERM or SIGINT drains it: new calls are UNAVAILABLE, calls in flight finish within --drain-seconds
+// (then they are cancelled), and run_server returns 0.
 #pragma once
 
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "serve/served_model.h"
+#include "infer/engine.h"
 
 namespace stepwise::serve {
 
@@ -16,8 +18,9 @@ struct ServerOptions {
   std::string listen;  // host:port; port 0 picks a free one (printed)
   std::string tls_cert, tls_key, tls_client_ca;  // PEM files; a client CA makes client certificates required
   std::string auth_token_file;
-  int64_t max_queued = 256;
+  int64_t max_queued = 256;        // calls in flight per replica
   double drain_seconds = 30;
+  double worker_timeout_s = 5;     // a worker group silent this long is dropped
   EngineOptions engine;
 };
 
@@ -25,8 +28,9 @@ struct ServerOptions {
 // so that run_server receives them with sigwait. Call it first, before loading anything.
 void block_shutdown_signals();
 
-// Loads each model folder (name: its folder's name), serves until SIGTERM / SIGINT, drains, returns 0. Prints
-// "stepwise serve: listening on HOST:PORT" once calls are accepted.
+// Loads each model folder (dir, name; name empty: the folder's name) into an in-process worker group, serves until
+// SIGTERM / SIGINT, drains, returns 0. Prints "stepwise serve: listening on HOST:PORT" once calls are accepted and
+// the in-process models are ready.
 int run_server(const ServerOptions& options, const std::vector<std::pair<std::string, std::string>>& models);
 
 }  // namespace stepwise::serve
