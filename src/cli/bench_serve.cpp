@@ -3,7 +3,6 @@
 // model. Requests have mixed prompt and output lengths drawn from a fixed seed, are greedy and run to their full
 // length; all are submitted at time 0 in both runs, so time to first token counts the wait of a request behind the
 // others. Reported: aggregate generated tokens/s, time to first token and inter-token latency (p50 / p99).
-#include <algorithm>
 #include <cstdio>
 #include <memory>
 
@@ -12,7 +11,7 @@
 #include "cli/command_line.h"
 #include "cli/flags.h"
 #include "cli/serving_flags.h"
-#include "core/rng.h"
+#include "cli/serving_workload.h"
 #include "infer/engine.h"
 #include "infer/generate.h"
 
@@ -24,58 +23,9 @@ using Clock = std::chrono::steady_clock;
 
 struct ServeBenchFlags {
   std::string preset = "qwen3-tiny", device = "cpu", accumulation = "float32", baseline_path;
-  int64_t requests = 32, prompt_min = 16, prompt_max = 128, new_min = 64, new_max = 512;
-  uint64_t seed = 1;
+  WorkloadShape shape;
   EngineOptions engine;
 };
-
-struct Workload {
-  std::vector<std::vector<int32_t>> prompts;
-  std::vector<int64_t> new_tokens;
-  int64_t total_new = 0;
-};
-
-Workload make_workload(const ServeBenchFlags& f, int64_t vocab) {
-  Rng rng(f.seed);
-  Workload w;
-  for (int64_t i = 0; i < f.requests; ++i) {
-    const int64_t p = f.prompt_min + static_cast<int64_t>(rng.below(static_cast<uint64_t>(f.prompt_max - f.prompt_min + 1)));
-    std::vector<int32_t> prompt(static_cast<size_t>(p));
-    for (int32_t& t : prompt) t = static_cast<int32_t>(rng.below(static_cast<uint64_t>(vocab)));
-    w.prompts.push_back(prompt);
-    w.new_tokens.push_back(f.new_min + static_cast<int64_t>(rng.below(static_cast<uint64_t>(f.new_max - f.new_min + 1))));
-    w.total_new += w.new_tokens.back();
-  }
-  return w;
-}
-
-// Token arrival times (seconds from the start) per request, and what each request produced.
-struct Timings {
-  std::vector<std::vector<double>> arrivals;
-  std::vector<std::vector<int32_t>> tokens;
-  double wall = 0;
-};
-
-double percentile(std::vector<double> v, double q) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size())))];
-}
-
-struct Summary {
-  double tokens_per_s, ttft_p50, ttft_p99, itl_p50, itl_p99;
-};
-
-Summary summarize(const Timings& t, int64_t total_new) {
-  std::vector<double> ttft, itl;
-  for (const auto& a : t.arrivals) {
-    if (a.empty()) continue;
-    ttft.push_back(a.front());
-    for (size_t i = 1; i < a.size(); ++i) itl.push_back(a[i] - a[i - 1]);
-  }
-  return {static_cast<double>(total_new) / t.wall, percentile(ttft, 0.5), percentile(ttft, 0.99),
-          percentile(itl, 0.5), percentile(itl, 0.99)};
-}
 
 Timings one_at_a_time(Qwen3Model& model, const Workload& w) {
   Timings t;
@@ -114,19 +64,7 @@ Timings batched(ServingEngine& engine, const Workload& w) {
   return t;
 }
 
-void print_row(const char* name, const Summary& s) {
-  std::printf("  %-22s %10.1f tokens/s   TTFT p50 %8.1f ms  p99 %8.1f ms   ITL p50 %7.2f ms  p99 %7.2f ms\n", name,
-              s.tokens_per_s, 1e3 * s.ttft_p50, 1e3 * s.ttft_p99, 1e3 * s.itl_p50, 1e3 * s.itl_p99);
-}
-
-nlohmann::json summary_json(const Summary& s) {
-  return {{"tokens_per_s", s.tokens_per_s}, {"ttft_p50_s", s.ttft_p50}, {"ttft_p99_s", s.ttft_p99},
-          {"itl_p50_s", s.itl_p50},         {"itl_p99_s", s.itl_p99}};
-}
-
 int bench_serve(const ServeBenchFlags& f) {
-  if (f.prompt_max < f.prompt_min || f.new_max < f.new_min)
-    invalid_argument("--prompt-max / --new-max must be >= --prompt-min / --new-min");
   std::unique_ptr<Qwen3Model> model;
   if (f.device == "cuda") {
     require_gpu("serve --device cuda");
@@ -138,10 +76,7 @@ int bench_serve(const ServeBenchFlags& f) {
     model = std::make_unique<Qwen3Model>(qwen3_preset(f.preset), options);
     model->init_random(0);
   }
-  const Workload w = make_workload(f, model->config().vocab_size);
-  if (f.prompt_max + f.new_max > model->config().max_position_embeddings)
-    invalid_argument("--prompt-max + --new-max exceeds the preset's context (", model->config().max_position_embeddings,
-                     ")");
+  const Workload w = make_workload(f.shape, model->config().vocab_size, model->config().max_position_embeddings);
   ServingEngine engine(*model, nullptr, f.engine);
   const EngineStats pool = engine.stats();
   const nlohmann::json base = load_baseline(f.baseline_path, "decode");
@@ -156,33 +91,32 @@ int bench_serve(const ServeBenchFlags& f) {
 
   const Timings single = one_at_a_time(*model, w);
   const Timings many = batched(engine, w);
-  int64_t identical = 0;
-  for (size_t i = 0; i < w.prompts.size(); ++i) identical += single.tokens[i] == many.tokens[i];
+  const int64_t identical = identical_outputs(single, many);
   const Summary s1 = summarize(single, w.total_new), sn = summarize(many, w.total_new);
 
   std::printf("bench serve: %s on %s (%s accumulation), %lld requests (prompts %lld-%lld, new %lld-%lld tokens, "
               "seed %llu), %lld generated tokens\n",
               f.preset.c_str(), f.device == "cuda" ? gpu_name().c_str() : "the CPU",
-              f.device == "cuda" ? "f32 on bf16" : f.accumulation.c_str(), static_cast<long long>(f.requests),
-              static_cast<long long>(f.prompt_min), static_cast<long long>(f.prompt_max),
-              static_cast<long long>(f.new_min), static_cast<long long>(f.new_max),
-              static_cast<unsigned long long>(f.seed), static_cast<long long>(w.total_new));
+              f.device == "cuda" ? "f32 on bf16" : f.accumulation.c_str(), static_cast<long long>(f.shape.requests),
+              static_cast<long long>(f.shape.prompt_min), static_cast<long long>(f.shape.prompt_max),
+              static_cast<long long>(f.shape.new_min), static_cast<long long>(f.shape.new_max),
+              static_cast<unsigned long long>(f.shape.seed), static_cast<long long>(w.total_new));
   std::printf("  engine: %lld KV blocks of %lld tokens, budget %lld tokens per step, %lld steps, %lld preemptions\n",
               static_cast<long long>(pool.num_blocks), static_cast<long long>(pool.block_size),
               static_cast<long long>(f.engine.max_tokens_per_step), static_cast<long long>(engine.stats().steps),
               static_cast<long long>(engine.stats().preemptions));
-  print_row("one at a time", s1);
-  print_row("engine, all at once", sn);
+  print_summary_row("one at a time", s1);
+  print_summary_row("engine, all at once", sn);
   std::printf("  ratio %.2fx aggregate tokens/s; outputs identical for %lld of %lld requests%s\n",
               sn.tokens_per_s / s1.tokens_per_s, static_cast<long long>(identical),
-              static_cast<long long>(f.requests),
+              static_cast<long long>(f.shape.requests),
               f.accumulation == "float32" || f.device == "cuda"
                   ? " (f32 sums depend on the batch's shape; with --accumulation float64 all are)"
                   : "");
   nlohmann::json result = {{"bench", "serve"},
                            {"preset", f.preset},
                            {"device", f.device == "cuda" ? gpu_name() : "cpu"},
-                           {"requests", f.requests},
+                           {"requests", f.shape.requests},
                            {"generated_tokens", w.total_new},
                            {"tokens_per_s", sn.tokens_per_s},
                            {"one_at_a_time", summary_json(s1)},
@@ -215,12 +149,7 @@ void add_bench_serve(CommandLine& cli, CLI::App& bench) {
   one_of(command.add_option("--device", flags->device, "where the model runs")->type_name("DEVICE"), {"cpu", "cuda"});
   one_of(command.add_option("--accumulation", flags->accumulation, "CPU matmul and attention sums")->type_name("A"),
          {"float32", "float64"});
-  at_least(command.add_option("--requests", flags->requests, "requests submitted at once")->type_name("N"), 1);
-  at_least(command.add_option("--prompt-min", flags->prompt_min, "shortest prompt")->type_name("N"), 1);
-  at_least(command.add_option("--prompt-max", flags->prompt_max, "longest prompt")->type_name("N"), 1);
-  at_least(command.add_option("--new-min", flags->new_min, "fewest new tokens")->type_name("N"), 1);
-  at_least(command.add_option("--new-max", flags->new_max, "most new tokens")->type_name("N"), 1);
-  command.add_option("--seed", flags->seed, "the workload's random seed")->type_name("S");
+  add_workload_flags(command, flags->shape);
   add_engine_flags(command, flags->engine);
   add_baseline_flag(command, flags->baseline_path);
   cli.on_run(command, [flags] { return bench_serve(*flags); });

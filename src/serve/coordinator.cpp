@@ -259,6 +259,11 @@ RoutedCall Coordinator::route(const std::string& model, v1::WorkItem item) {
   return call;
 }
 
+void Coordinator::drop_all(const std::string& why) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  while (!workers_.empty()) drop_locked(workers_.begin()->first, why);
+}
+
 void Coordinator::release(const RoutedCall& call, bool cancel) {
   std::shared_ptr<Worker> w;
   {

@@ -83,6 +83,8 @@ class Coordinator {
   // NOT_FOUND for a model nobody serves, UNAVAILABLE while none of its replicas is ready, RESOURCE_EXHAUSTED when
   // every ready replica has max_queued calls.
   RoutedCall route(const std::string& model, v1::WorkItem item);
+  // Drops every group (their streams end; they will register again with a coordinator on this address).
+  void drop_all(const std::string& why);
   // The call is over: its end came, or its client left (`cancel`: the group stops it).
   void release(const RoutedCall& call, bool cancel);
   std::vector<ModelSummary> models() const;

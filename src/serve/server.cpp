@@ -122,6 +122,7 @@ int run_server(const ServerOptions& o, const std::vector<std::pair<std::string, 
   // What is left is cancelled (remote groups' calls end when the server's streams close).
   for (const auto& w : local) w->drain(0);
   for (const auto& w : local) w->stop();
+  state.coordinator.drop_all("was let go: the coordinator is shutting down");  // ends the remote groups' streams
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   for (const auto& m : served) m->shut_down();
   LOG(INFO) << "stopped";

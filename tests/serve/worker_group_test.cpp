@@ -127,6 +127,7 @@ TEST(WorkerGroups, Tp2GroupBehindAModelLessCoordinatorGivesTheSameTokens) {
   run_and_check(coordinator, w, "tiny");
   run_and_check(coordinator, w, "");  // the only model
   EXPECT_TRUE(all_blocks_free(coordinator, "tiny"));
+  EXPECT_EQ(coordinator.terminate(), 0) << coordinator.stderr_text();
 }
 
 // The sum of the lines of one metric family per worker ("name{...worker=\"id\"} value"), by worker id.
@@ -202,6 +203,8 @@ TEST(WorkerGroups, SixtyFourStreamsOverTwoReplicasThenOneKilledMidStream) {
   more.expected.resize(8);
   run_and_check(coordinator, more, "qwen3-tiny-a");
   EXPECT_TRUE(all_blocks_free(coordinator, "qwen3-tiny-a"));
+  EXPECT_EQ(coordinator.terminate(), 0) << coordinator.stderr_text();
+  EXPECT_EQ(b.terminate(), 0) << b.stderr_text();  // with its coordinator gone it still stops cleanly
 }
 
 TEST(WorkerGroups, ASilentGroupIsDroppedAndRegistersAgainWhenItResumes) {
@@ -229,6 +232,7 @@ TEST(WorkerGroups, ASilentGroupIsDroppedAndRegistersAgainWhenItResumes) {
   const Streamed s = generate(*stub, ids_request({1, 2, 3}, 5));
   EXPECT_TRUE(s.status.ok()) << s.status.error_message();
   EXPECT_EQ(s.tokens.size(), 5u);
+  EXPECT_EQ(coordinator.terminate(), 0) << coordinator.stderr_text();
 }
 
 TEST(WorkerGroups, SigtermDrainsAGroup) {
