@@ -66,6 +66,7 @@ void add_serve_command(CommandLine& cli, CLI::App& parent) {
                ->capture_default_str(),
            0.25);
   add_engine_flags(command, o.engine);
+  add_accumulation_flag(command, o.accumulation);
   cli.on_run(command, [flags] {
     serve::block_shutdown_signals();
     std::vector<std::pair<std::string, std::string>> models;

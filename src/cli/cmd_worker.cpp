@@ -30,6 +30,7 @@ struct WorkerFlags {
   int tp = 1;
   double drain_seconds = 30;
   EngineOptions engine;
+  kernels::CpuAccumulation accumulation = kernels::CpuAccumulation::kFloat64;
 };
 
 // Rank 0: until SIGTERM / SIGINT, or until the coordinator refuses the group for good.
@@ -56,7 +57,7 @@ int run_worker(const WorkerFlags& f) {
     worker->start();
   }
   const std::unique_ptr<serve::ServedModel> served =
-      serve::ServedModel::load(f.model_dir, f.name, f.engine, grid.tp.get());
+      serve::ServedModel::load(f.model_dir, f.name, f.engine, grid.tp.get(), f.accumulation);
   if (!grid.is_root()) {
     served->engine->run_peer();
     return 0;
@@ -100,6 +101,7 @@ void add_worker_command(CommandLine& cli, CLI::App& parent) {
                ->type_name("S"),
            0);
   add_engine_flags(command, f->engine);
+  add_accumulation_flag(command, f->accumulation);
   cli.on_run(command, [f] {
     // Before MPI and gRPC start their threads, which inherit the mask: rank 0 takes the signals with sigwait, and
     // the other ranks leave them to rank 0, which shuts them down.

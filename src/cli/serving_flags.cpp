@@ -35,6 +35,21 @@ void add_sampling_flags(CLI::App& command, SamplingParams& s) {
            0, static_cast<double>(kMaxLogprobs));
 }
 
+void add_accumulation_flag(CLI::App& command, kernels::CpuAccumulation& accumulation) {
+  one_of(command
+             .add_option_function<std::string>(
+                 "--accumulation",
+                 [&accumulation](const std::string& v) {
+                   accumulation = v == "float32" ? kernels::CpuAccumulation::kFloat32
+                                                 : kernels::CpuAccumulation::kFloat64;
+                 },
+                 "CPU matmul and attention sums: float64 (the reference: the same tokens whatever the threads and "
+                 "CPU) or float32 (faster)")
+             ->type_name("A")
+             ->default_str("float64"),
+         {"float64", "float32"});
+}
+
 void add_engine_flags(CLI::App& command, EngineOptions& o) {
   at_least(command.add_option("--kv-cache-mb", o.kv_cache_mb,
                               "the paged KV cache's size; 0: 90% of free GPU memory, or 512 MB on the CPU")

@@ -34,9 +34,11 @@ const char* state_name(v1::WorkerState s) {
 }  // namespace
 
 void CallInbox::push(v1::WorkResult result) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  results_.push_back(std::move(result));
-  ready_.notify_one();
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    results_.push_back(std::move(result));
+  }
+  ready_.notify_one();  // after unlocking: the woken handler does not block on the lock at once
 }
 
 std::optional<v1::WorkResult> CallInbox::pop(std::chrono::milliseconds wait) {

@@ -18,12 +18,14 @@ std::string served_model_name(const std::string& dir, const std::string& name) {
 }
 
 std::unique_ptr<ServedModel> ServedModel::load(const std::string& dir, const std::string& name,
-                                               const EngineOptions& options, Communicator* tp) {
+                                               const EngineOptions& options, Communicator* tp,
+                                               kernels::CpuAccumulation accumulation) {
   auto m = std::make_unique<ServedModel>();
   m->dir = dir;
   m->name = served_model_name(dir, name);
   ModelOptions model_options;
   model_options.tp = tp;
+  model_options.cpu_accumulation = accumulation;
   m->model = load_hf_model(dir, model_options);
   if (std::filesystem::exists(dir + "/tokenizer.json")) {
     m->tokenizer = std::make_unique<Tokenizer>(Tokenizer::load(dir));

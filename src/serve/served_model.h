@@ -28,8 +28,10 @@ struct ServedModel {
 
   // Loads dir (config.json, weights, and tokenizer.json / tokenizer_config.json when present) on this rank and
   // builds the engine. `name` empty: the folder's name. `tp`: this rank's TP group (null: the whole model).
-  static std::unique_ptr<ServedModel> load(const std::string& dir, const std::string& name,
-                                           const EngineOptions& options, Communicator* tp = nullptr);
+  // `accumulation`: the CPU backend's sums (f64, the reference, or f32).
+  static std::unique_ptr<ServedModel> load(
+      const std::string& dir, const std::string& name, const EngineOptions& options, Communicator* tp = nullptr,
+      kernels::CpuAccumulation accumulation = kernels::CpuAccumulation::kFloat64);
   // TP rank 0: starts the engine's thread.
   void start();
   // Ends the engine thread once nothing is in flight (cancel what must not finish first); under TP this shuts the

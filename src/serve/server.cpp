@@ -67,7 +67,7 @@ int run_server(const ServerOptions& o, const std::vector<std::pair<std::string, 
   const std::shared_ptr<grpc::ServerCredentials> creds = credentials(o);
   std::vector<std::unique_ptr<ServedModel>> served;
   for (const auto& [dir, name] : models) {
-    served.push_back(ServedModel::load(dir, name, o.engine));
+    served.push_back(ServedModel::load(dir, name, o.engine, nullptr, o.accumulation));
     served.back()->start();
   }
 

@@ -22,6 +22,7 @@ struct ServerOptions {
   double drain_seconds = 30;
   double worker_timeout_s = 5;     // a worker group silent this long is dropped
   EngineOptions engine;
+  kernels::CpuAccumulation accumulation = kernels::CpuAccumulation::kFloat64;  // the in-process models'
 };
 
 // Blocks SIGTERM and SIGINT in the calling thread and every thread it starts afterwards (gRPC's, the engines'),

@@ -64,7 +64,10 @@ struct Worker::Session {
     int64_t open = 0;  // samples not finished
   };
   std::mutex mutex;
-  std::condition_variable changed;  // results queued, calls ended, closing, heartbeat wanted
+  // The writer waits on `outbox_ready`, woken once per batch (when it is idle and the queue was empty) and after the
+  // lock is released: the engine thread delivers a step's chunks without being preempted for each one.
+  std::condition_variable outbox_ready;
+  std::condition_variable changed;  // every call ended, closing, heartbeat wanted
   std::deque<v1::WorkResult> outbox;
   std::map<uint64_t, Call> calls;  // by the coordinator's call id
   bool closed = false;             // the stream ended: results are dropped
@@ -72,33 +75,59 @@ struct Worker::Session {
   bool finishing = false;          // stop(): the writer sends what is queued, then closes its side
   bool heartbeat_now = false;
 
-  void push_locked(v1::WorkResult r) {
-    if (closed) return;
+  // Queues a result; true when the writer must be woken (call wake_writer() after unlocking).
+  bool push_locked(v1::WorkResult r) {
+    if (closed) return false;
+    const bool wake = outbox.empty() && !writing;
     outbox.push_back(std::move(r));
-    changed.notify_all();
+    return wake;
   }
-  void end_locked(uint64_t call_id, grpc::StatusCode code, const std::string& message) {
+  bool end_locked(uint64_t call_id, grpc::StatusCode code, const std::string& message) {
     v1::WorkResult r;
     r.set_call_id(call_id);
     r.mutable_end()->set_code(static_cast<int32_t>(code));
     r.mutable_end()->set_message(message);
-    push_locked(std::move(r));
+    const bool wake = push_locked(std::move(r));
     calls.erase(call_id);
+    if (calls.empty()) changed.notify_all();  // drain() waits for it
+    return wake;
+  }
+  void wake_writer(bool wake) {
+    if (wake) outbox_ready.notify_one();
+  }
+  void end(uint64_t call_id, const grpc::Status& status) {
+    bool wake;
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      wake = end_locked(call_id, status.error_code(), status.error_message());
+    }
+    wake_writer(wake);
   }
   // The engine's chunk of call `call_id`: forwarded; the call ends when its last sample does.
   void deliver(uint64_t call_id, const GenerationChunk& chunk) {
-    std::lock_guard<std::mutex> lock(mutex);
-    auto it = calls.find(call_id);
-    if (it == calls.end()) return;  // cancelled, or ended by an error
-    if (chunk.finish == FinishReason::kError) {
-      end_locked(call_id, grpc::StatusCode::INTERNAL, "generation failed: " + chunk.error);
-      return;
+    bool wake = false;
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      auto it = calls.find(call_id);
+      if (it == calls.end()) return;  // cancelled, or ended by an error
+      if (chunk.finish == FinishReason::kError) {
+        wake = end_locked(call_id, grpc::StatusCode::INTERNAL, "generation failed: " + chunk.error);
+      } else {
+        v1::WorkResult r;
+        r.set_call_id(call_id);
+        fill_response(chunk, r.mutable_chunk());
+        wake = push_locked(std::move(r));
+        if (chunk.finish != FinishReason::kNone && --it->second.open == 0)
+          wake = end_locked(call_id, grpc::StatusCode::OK, "") || wake;
+      }
     }
-    v1::WorkResult r;
-    r.set_call_id(call_id);
-    fill_response(chunk, r.mutable_chunk());
-    push_locked(std::move(r));
-    if (chunk.finish != FinishReason::kNone && --it->second.open == 0) end_locked(call_id, grpc::StatusCode::OK, "");
+    wake_writer(wake);
+  }
+  // Waits (at most `limit`) until what is queued is written, or the stream ended.
+  void wait_for_flush(std::unique_lock<std::mutex>& lock, std::chrono::milliseconds limit) {
+    const auto deadline = Clock::now() + limit;
+    while (!((outbox.empty() && !writing) || closed) && Clock::now() < deadline)
+      changed.wait_for(lock, std::chrono::milliseconds(5));  // the writer does not signal each write
   }
 };
 
@@ -198,7 +227,7 @@ void Worker::run_session(uint64_t worker_id, int heartbeat_ms) {
     writer = std::thread([&s] {
       std::unique_lock<std::mutex> lock(s.mutex);
       while (true) {
-        s.changed.wait(lock, [&] { return !s.outbox.empty() || s.closed || s.finishing; });
+        s.outbox_ready.wait(lock, [&] { return !s.outbox.empty() || s.closed || s.finishing; });
         if (s.closed) return;
         if (s.outbox.empty()) {  // finishing: the coordinator sees the stream end and drops the group at once
           s.stream->WritesDone();
@@ -214,7 +243,6 @@ void Worker::run_session(uint64_t worker_id, int heartbeat_ms) {
         const bool written = s.stream->Write(message);
         lock.lock();
         s.writing = false;
-        s.changed.notify_all();
         if (!written) {
           s.context.TryCancel();  // the reader sees the end
           return;
@@ -233,6 +261,7 @@ void Worker::run_session(uint64_t worker_id, int heartbeat_ms) {
     for (const auto& [call, c] : s.calls) engine_ids.push_back(c.engine_id);
     s.calls.clear();
     s.changed.notify_all();
+    s.outbox_ready.notify_all();
   }
   if (ServedModel* m = model_)
     for (uint64_t id : engine_ids) m->engine->cancel(id);
@@ -296,15 +325,13 @@ void Worker::handle(Session& s, const std::shared_ptr<Session>& shared, const v1
       if (it == s.calls.end()) return;
       engine_id = it->second.engine_id;
       s.calls.erase(it);  // nothing more is sent for it
+      if (s.calls.empty()) s.changed.notify_all();
     }
     if (m != nullptr) m->engine->cancel(engine_id);
     VLOG(1) << "call " << call_id << " cancelled by the coordinator";
     return;
   }
-  auto refuse = [&](const grpc::Status& status) {
-    std::lock_guard<std::mutex> lock(s.mutex);
-    s.end_locked(call_id, status.error_code(), status.error_message());
-  };
+  auto refuse = [&](const grpc::Status& status) { s.end(call_id, status); };
   if (m == nullptr || state_ != v1::WORKER_STATE_READY)
     return refuse({grpc::StatusCode::UNAVAILABLE, "worker group for model '" + registration_.model().name() +
                                                       "' is " + (m == nullptr ? "loading" : "draining") + "; retry"});
@@ -313,9 +340,13 @@ void Worker::handle(Session& s, const std::shared_ptr<Session>& shared, const v1
       v1::WorkResult result;
       result.set_call_id(call_id);
       *result.mutable_tokenized() = tokenize(item.tokenize(), *m);
-      std::lock_guard<std::mutex> lock(s.mutex);
-      s.push_locked(std::move(result));
-      s.end_locked(call_id, grpc::StatusCode::OK, "");
+      bool wake;
+      {
+        std::lock_guard<std::mutex> lock(s.mutex);
+        wake = s.push_locked(std::move(result));
+      }
+      s.wake_writer(wake);
+      s.end(call_id, grpc::Status::OK);
       return;
     }
     if (!item.has_generate()) return refuse({grpc::StatusCode::INVALID_ARGUMENT, "a work item with no work"});
@@ -355,8 +386,8 @@ void Worker::drain(double seconds) {
   if (ServedModel* m = model_)
     for (uint64_t id : engine_ids) m->engine->cancel(id);
   lock.lock();
-  s->changed.wait_for(lock, std::chrono::seconds(5),
-                      [&] { return (s->calls.empty() && s->outbox.empty() && !s->writing) || s->closed; });
+  s->changed.wait_for(lock, std::chrono::seconds(5), [&] { return s->calls.empty() || s->closed; });
+  s->wait_for_flush(lock, std::chrono::seconds(5));
 }
 
 void Worker::stop() {
@@ -372,7 +403,7 @@ void Worker::stop() {
       // What is queued goes out first (the ends of drained calls), then the stream closes in order.
       std::lock_guard<std::mutex> lock(s->mutex);
       s->finishing = true;
-      s->changed.notify_all();
+      s->outbox_ready.notify_all();
     }
     std::unique_lock<std::mutex> lock(mutex_);
     if (!wake_.wait_for(lock, std::chrono::seconds(3), [&] { return session_ != s; })) s->context.TryCancel();

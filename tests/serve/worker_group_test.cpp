@@ -238,7 +238,7 @@ TEST(WorkerGroups, ASilentGroupIsDroppedAndRegistersAgainWhenItResumes) {
 TEST(WorkerGroups, SigtermDrainsAGroup) {
   ServerProcess coordinator("");
   ASSERT_NE(coordinator.port(), 0);
-  BackgroundProcess worker(worker_command(coordinator, "--model " + kFixture));
+  BackgroundProcess worker(worker_command(coordinator, "--model " + kFixture + " --accumulation float32"));
   ASSERT_TRUE(wait_for_model(coordinator, "qwen3-tiny-a", 1)) << worker.stderr_text();
   auto stub = v1::Generation::NewStub(connect(coordinator));
   grpc::ClientContext context;
