@@ -7,7 +7,9 @@
 #include <signal.h>
 #include <stdlib.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <thread>
@@ -66,9 +68,16 @@ void start_server(const GrpcBenchFlags& f, BenchServer& s) {
   const size_t at = line.find("listening on ") + 13;
   s.address = line.substr(at, line.find(' ', at) - at);
   if (f.replicas == 1) return;
+  // Replicas on one host share its cores (as launch/mpirun.sh shares them between ranks): OpenMP teams that add up
+  // to more threads than cores stall each other at every barrier.
+  const char* omp = std::getenv("OMP_NUM_THREADS");
+  const std::string threads =
+      omp != nullptr ? std::string(omp)
+                     : std::to_string(std::max<int64_t>(1, std::thread::hardware_concurrency() / f.replicas));
   for (int64_t k = 0; k < f.replicas; ++k)
     s.processes.push_back(std::make_unique<Subprocess>(
-        self + " worker --coordinator " + s.address + " --model " + s.dir + " --name bench " + f.server_flags,
+        "env OMP_NUM_THREADS=" + threads + " " + self + " worker --coordinator " + s.address + " --model " + s.dir +
+            " --name bench " + f.server_flags,
         s.dir + "/worker-" + std::to_string(k) + ".err", /*capture_stdout=*/false));
   auto stub = v1::Generation::NewStub(grpc::CreateChannel(s.address, grpc::InsecureChannelCredentials()));
   const auto give_up = Clock::now() + std::chrono::seconds(120);
@@ -185,8 +194,9 @@ void add_bench_grpc(CommandLine& cli, CLI::App& bench) {
       "stepwise bench grpc --preset qwen3-tiny --requests 32\n"
       "stepwise bench grpc --replicas 2 --requests 64 --server-flags '--max-tokens-per-step 1024'",
       "Starts `stepwise serve` on random weights of --preset written to a temporary folder (with --replicas K > 1, a\n"
-      "model-less coordinator and K `stepwise worker` processes), then sends the greedy requests one after another\n"
-      "and all at once over loopback. Time to first token is counted from the moment all are sent.");
+      "model-less coordinator and K `stepwise worker` processes, each with cores / K OpenMP threads unless\n"
+      "OMP_NUM_THREADS is set), then sends the greedy requests one after another and all at once over loopback.\n"
+      "Time to first token is counted from the moment all are sent.");
   add_preset_flag(command, flags->preset);
   at_least(command.add_option("--replicas", flags->replicas, "worker processes serving the model")->type_name("K"), 1);
   command.add_option("--server-flags", flags->server_flags, "more flags for `serve` (or `worker`): engine flags")
