@@ -44,8 +44,9 @@ std::string BackgroundProcess::stderr_text() const {
   return s.str();
 }
 
-ServerProcess::ServerProcess(const std::string& args, double start_timeout_s)
-    : BackgroundProcess(stepwise_binary() + " serve --listen 127.0.0.1:0 " + args, "listening on ", start_timeout_s) {
+ServerProcess::ServerProcess(const std::string& args, double start_timeout_s, const std::string& listen)
+    : BackgroundProcess(stepwise_binary() + " serve --listen " + listen + " " + args, "listening on ",
+                        start_timeout_s) {
   const std::string& line = ready_line();
   const size_t at = line.find("listening on ");
   if (at == std::string::npos) return;

@@ -37,8 +37,9 @@ class BackgroundProcess {
 
 class ServerProcess : public BackgroundProcess {
  public:
-  // `stepwise serve --listen 127.0.0.1:0 <args>`, once it says it listens; port() is 0 when it did not start.
-  explicit ServerProcess(const std::string& args, double start_timeout_s = 60);
+  // `stepwise serve --listen <listen> <args>`, once it says it listens; port() is 0 when it did not start.
+  explicit ServerProcess(const std::string& args, double start_timeout_s = 60,
+                         const std::string& listen = "127.0.0.1:0");
 
   int port() const { return port_; }
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }

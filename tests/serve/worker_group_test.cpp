@@ -2,8 +2,9 @@
 // processes (a TP=2 group under mpirun, TP=1 replicas) registering with it over loopback. Checked: the same greedy
 // tokens as the single-sequence path; 64 concurrent streams over two replicas with no token lost or duplicated and
 // both replicas used; a replica killed mid-stream ends its streams UNAVAILABLE within seconds while the other keeps
-// serving; a group that stops heartbeating (SIGSTOP) is dropped and registers again when it resumes; SIGTERM drains
-// a group; registrations the coordinator must refuse end the worker with the reason.
+// serving; a group that stops heartbeating (SIGSTOP) is dropped and registers again when it resumes, as it does with
+// a coordinator restarted on the same address; SIGTERM drains a group; registrations the coordinator must refuse
+// end the worker with the reason.
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -233,6 +234,24 @@ TEST(WorkerGroups, ASilentGroupIsDroppedAndRegistersAgainWhenItResumes) {
   EXPECT_TRUE(s.status.ok()) << s.status.error_message();
   EXPECT_EQ(s.tokens.size(), 5u);
   EXPECT_EQ(coordinator.terminate(), 0) << coordinator.stderr_text();
+}
+
+TEST(WorkerGroups, AGroupRegistersAgainWithARestartedCoordinator) {
+  auto first = std::make_unique<ServerProcess>("");
+  ASSERT_NE(first->port(), 0);
+  const std::string address = first->address();
+  BackgroundProcess worker(worker_command(*first, "--model " + kFixture));
+  ASSERT_TRUE(wait_for_model(*first, "qwen3-tiny-a", 1)) << worker.stderr_text();
+  first->signal_group(SIGKILL);
+  first.reset();
+  ServerProcess second("", 60, address);  // the same port: the worker knows no other
+  ASSERT_NE(second.port(), 0) << "port " << address << " not free again";
+  ASSERT_TRUE(wait_for_model(second, "qwen3-tiny-a", 1, 30)) << worker.stderr_text();
+  auto stub = v1::Generation::NewStub(connect(second));
+  const Streamed s = generate(*stub, ids_request({4, 5, 6}, 7));
+  EXPECT_TRUE(s.status.ok()) << s.status.error_message();
+  EXPECT_EQ(s.tokens.size(), 7u);
+  EXPECT_EQ(worker.terminate(), 0) << worker.stderr_text();
 }
 
 TEST(WorkerGroups, SigtermDrainsAGroup) {
