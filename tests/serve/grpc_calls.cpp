@@ -46,6 +46,27 @@ v1::GenerateRequest ids_request(const std::vector<int32_t>& ids, int max_tokens)
   return r;
 }
 
+std::unique_ptr<OpenStream> OpenStream::open(v1::Generation::Stub& stub, const v1::GenerateRequest& r,
+                                             double deadline_s) {
+  auto s = std::make_unique<OpenStream>();
+  set_deadline(s->context, deadline_s);
+  s->reader = stub.Generate(&s->context, r);
+  s->started = s->reader->Read(&s->first);
+  if (s->started) {
+    s->responses = 1;
+    s->tokens = s->first.token_ids_size();
+  }
+  return s;
+}
+
+grpc::Status OpenStream::finish() {
+  for (v1::GenerateResponse r; reader->Read(&r);) {
+    ++responses;
+    tokens += r.token_ids_size();
+  }
+  return reader->Finish();
+}
+
 std::string metrics(const ServerProcess& s) {
   auto stub = v1::Monitoring::NewStub(connect(s));
   grpc::ClientContext context;

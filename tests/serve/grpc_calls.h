@@ -28,6 +28,20 @@ Streamed generate(v1::Generation::Stub& stub, const v1::GenerateRequest& r, cons
 // Greedy, ignoring the end-of-sequence token: exactly max_tokens new tokens.
 v1::GenerateRequest ids_request(const std::vector<int32_t>& ids, int max_tokens);
 
+// A Generate call in flight: open() returns once its first response came (or the call ended: `started` false).
+struct OpenStream {
+  grpc::ClientContext context;
+  std::unique_ptr<grpc::ClientReader<v1::GenerateResponse>> reader;
+  v1::GenerateResponse first;
+  bool started = false;
+  int responses = 0, tokens = 0;  // read so far, the first included
+
+  static std::unique_ptr<OpenStream> open(v1::Generation::Stub& stub, const v1::GenerateRequest& r,
+                                          double deadline_s = 60);
+  // Reads the rest (counted in responses and tokens) and returns the call's status.
+  grpc::Status finish();
+};
+
 std::string metrics(const ServerProcess& s);
 // The value of one metric line ("name{labels} value"); NaN when it is missing.
 double metric(const std::string& text, const std::string& name);

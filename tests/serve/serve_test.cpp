@@ -70,20 +70,14 @@ TEST(Serve, TokensArriveWhileTheRequestIsStillRunning) {
   ServerProcess server("--model " + kFixture);
   ASSERT_NE(server.port(), 0);
   auto stub = v1::Generation::NewStub(connect(server));
-  grpc::ClientContext context;
-  set_deadline(context, 60);
-  auto reader = stub->Generate(&context, ids_request({1, 2, 3}, 250));
-  v1::GenerateResponse first;
-  ASSERT_TRUE(reader->Read(&first));
-  EXPECT_EQ(first.token_ids_size(), 1);
-  EXPECT_TRUE(first.finish_reason().empty());
+  const auto call = OpenStream::open(*stub, ids_request({1, 2, 3}, 250));
+  ASSERT_TRUE(call->started);
+  EXPECT_EQ(call->first.token_ids_size(), 1);
+  EXPECT_TRUE(call->first.finish_reason().empty());
   // The server counts the call in flight while the client already holds a token.
   EXPECT_EQ(metric(metrics(server), "stepwise_requests_in_flight"), 1);
-  v1::GenerateResponse r;
-  int responses = 1;
-  while (reader->Read(&r)) ++responses;
-  EXPECT_TRUE(reader->Finish().ok());
-  EXPECT_EQ(responses, 250);
+  EXPECT_TRUE(call->finish().ok());
+  EXPECT_EQ(call->responses, 250);
 }
 
 TEST(Serve, ClientCommandPrintsWhatGeneratePrints) {
@@ -161,17 +155,14 @@ TEST(Serve, AFullQueueIsRefusedAtOnce) {
   ServerProcess server("--model " + kFixture + " --max-queued 1");
   ASSERT_NE(server.port(), 0);
   auto stub = v1::Generation::NewStub(connect(server));
-  grpc::ClientContext context;
-  set_deadline(context, 60);
-  auto reader = stub->Generate(&context, ids_request({1, 2, 3}, 250));
-  v1::GenerateResponse first;
-  ASSERT_TRUE(reader->Read(&first));  // in flight
+  const auto call = OpenStream::open(*stub, ids_request({1, 2, 3}, 250));
+  ASSERT_TRUE(call->started);  // in flight
   const auto t0 = std::chrono::steady_clock::now();
   const Streamed refused = generate(*stub, ids_request({4}, 2));
   EXPECT_EQ(refused.status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << refused.status.error_message();
   EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 2.0);
-  context.TryCancel();
-  reader->Finish();
+  call->context.TryCancel();
+  call->finish();
 }
 
 TEST(Serve, DeadlinesAndCancellationsFreeTheirBlocks) {
@@ -180,26 +171,18 @@ TEST(Serve, DeadlinesAndCancellationsFreeTheirBlocks) {
   ASSERT_NE(server.port(), 0);
   auto stub = v1::Generation::NewStub(connect(server));
   {
-    grpc::ClientContext context;
-    set_deadline(context, 1.5);
     v1::GenerateRequest r = ids_request({1, 2, 3}, 250);
     r.set_n(64);
-    auto reader = stub->Generate(&context, r);
-    v1::GenerateResponse response;
-    ASSERT_TRUE(reader->Read(&response)) << "the first token comes before the deadline";
-    while (reader->Read(&response)) {
-    }
-    const grpc::Status late = reader->Finish();
+    const auto call = OpenStream::open(*stub, r, 1.5);
+    ASSERT_TRUE(call->started) << "the first token comes before the deadline";
+    const grpc::Status late = call->finish();
     EXPECT_EQ(late.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED) << late.error_message();
   }
   {
-    grpc::ClientContext context;
-    set_deadline(context, 60);
-    auto reader = stub->Generate(&context, ids_request({1, 2, 3}, 250));
-    v1::GenerateResponse first;
-    ASSERT_TRUE(reader->Read(&first));
-    context.TryCancel();
-    EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
+    const auto call = OpenStream::open(*stub, ids_request({1, 2, 3}, 250));
+    ASSERT_TRUE(call->started);
+    call->context.TryCancel();
+    EXPECT_EQ(call->finish().error_code(), grpc::StatusCode::CANCELLED);
   }
   EXPECT_TRUE(all_blocks_free(server, "qwen3-tiny-a"));
   const std::string m = metrics(server);
@@ -289,16 +272,11 @@ TEST(Serve, SigtermFinishesCallsInFlightAndExitsZero) {
   ServerProcess server("--model " + kFixture + " --drain-seconds 30");
   ASSERT_NE(server.port(), 0);
   auto stub = v1::Generation::NewStub(connect(server));
-  grpc::ClientContext context;
-  set_deadline(context, 60);
-  auto reader = stub->Generate(&context, ids_request({1, 2, 3}, 250));
-  v1::GenerateResponse r;
-  ASSERT_TRUE(reader->Read(&r));
+  const auto call = OpenStream::open(*stub, ids_request({1, 2, 3}, 250));
+  ASSERT_TRUE(call->started);
   std::future<int> exit_code = std::async(std::launch::async, [&] { return server.terminate(); });
-  int responses = 1;
-  while (reader->Read(&r)) ++responses;
-  EXPECT_TRUE(reader->Finish().ok());
-  EXPECT_EQ(responses, 250) << "the call in flight completes";
+  EXPECT_TRUE(call->finish().ok());
+  EXPECT_EQ(call->responses, 250) << "the call in flight completes";
   EXPECT_EQ(exit_code.get(), 0);
 }
 

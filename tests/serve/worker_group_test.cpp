@@ -154,45 +154,31 @@ TEST(WorkerGroups, SixtyFourStreamsOverTwoReplicasThenOneKilledMidStream) {
 
   // 16 long streams, half on each replica; once each has its first chunk, replica a is killed.
   auto stub = v1::Generation::NewStub(connect(coordinator));
-  std::atomic<int> started{0};
-  struct Outcome {
-    grpc::Status status;
-    int tokens = 0;
-    Clock::time_point end;
-  };
-  std::vector<std::future<Outcome>> calls;
-  for (int i = 0; i < 16; ++i)
-    calls.push_back(std::async(std::launch::async, [&, i] {
-      grpc::ClientContext context;
-      set_deadline(context, 120);
-      auto reader = stub->Generate(&context, ids_request({static_cast<int32_t>(i + 1), 5, 6}, 250));
-      Outcome o;
-      v1::GenerateResponse response;
-      bool first = true;
-      while (reader->Read(&response)) {
-        if (first) ++started;
-        first = false;
-        o.tokens += response.token_ids_size();
-      }
-      o.status = reader->Finish();
-      o.end = Clock::now();
-      return o;
-    }));
-  while (started < 16) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  std::vector<std::unique_ptr<OpenStream>> streams;
+  for (int i = 0; i < 16; ++i) {
+    streams.push_back(OpenStream::open(*stub, ids_request({static_cast<int32_t>(i + 1), 5, 6}, 250), 120));
+    ASSERT_TRUE(streams.back()->started) << "stream " << i;
+  }
   a.signal_group(SIGKILL);
   const Clock::time_point killed = Clock::now();
+  std::vector<std::future<std::pair<grpc::Status, Clock::time_point>>> ends;
+  for (auto& stream : streams)
+    ends.push_back(std::async(std::launch::async, [&stream] {
+      const grpc::Status status = stream->finish();
+      return std::make_pair(status, Clock::now());
+    }));
   int unavailable = 0, complete = 0;
-  for (auto& c : calls) {
-    const Outcome o = c.get();
-    if (o.status.ok()) {
-      EXPECT_EQ(o.tokens, 250);
+  for (size_t i = 0; i < ends.size(); ++i) {
+    const auto [status, end] = ends[i].get();
+    if (status.ok()) {
+      EXPECT_EQ(streams[i]->tokens, 250);
       ++complete;
       continue;
     }
     ++unavailable;
-    EXPECT_EQ(o.status.error_code(), grpc::StatusCode::UNAVAILABLE) << o.status.error_message();
-    EXPECT_NE(o.status.error_message().find("lost its connection"), std::string::npos) << o.status.error_message();
-    EXPECT_LT(std::chrono::duration<double>(o.end - killed).count(), 5.0) << "a stream of the killed replica hung";
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
+    EXPECT_NE(status.error_message().find("lost its connection"), std::string::npos) << status.error_message();
+    EXPECT_LT(std::chrono::duration<double>(end - killed).count(), 5.0) << "a stream of the killed replica hung";
   }
   EXPECT_GE(unavailable, 1);
   EXPECT_GE(complete, 1);
@@ -214,16 +200,11 @@ TEST(WorkerGroups, ASilentGroupIsDroppedAndRegistersAgainWhenItResumes) {
   BackgroundProcess worker(worker_command(coordinator, "--model " + kFixture));
   ASSERT_TRUE(wait_for_model(coordinator, "qwen3-tiny-a", 1)) << worker.stderr_text();
   auto stub = v1::Generation::NewStub(connect(coordinator));
-  grpc::ClientContext context;
-  set_deadline(context, 60);
-  auto reader = stub->Generate(&context, ids_request({1, 2, 3}, 250));
-  v1::GenerateResponse response;
-  ASSERT_TRUE(reader->Read(&response));
+  const auto call = OpenStream::open(*stub, ids_request({1, 2, 3}, 250));
+  ASSERT_TRUE(call->started);
   worker.signal_group(SIGSTOP);
   const Clock::time_point stopped = Clock::now();
-  while (reader->Read(&response)) {
-  }
-  const grpc::Status status = reader->Finish();
+  const grpc::Status status = call->finish();
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
   EXPECT_NE(status.error_message().find("no heartbeat"), std::string::npos) << status.error_message();
   EXPECT_LT(std::chrono::duration<double>(Clock::now() - stopped).count(), 4.0);  // 1 s timeout, 50 ms checks
@@ -260,17 +241,12 @@ TEST(WorkerGroups, SigtermDrainsAGroup) {
   BackgroundProcess worker(worker_command(coordinator, "--model " + kFixture + " --accumulation float32"));
   ASSERT_TRUE(wait_for_model(coordinator, "qwen3-tiny-a", 1)) << worker.stderr_text();
   auto stub = v1::Generation::NewStub(connect(coordinator));
-  grpc::ClientContext context;
-  set_deadline(context, 60);
-  auto reader = stub->Generate(&context, ids_request({1, 2, 3}, 250));
-  v1::GenerateResponse response;
-  ASSERT_TRUE(reader->Read(&response));
-  int tokens = response.token_ids_size();
+  const auto call = OpenStream::open(*stub, ids_request({1, 2, 3}, 250));
+  ASSERT_TRUE(call->started);
   EXPECT_EQ(kill(worker.pid(), SIGTERM), 0);
-  while (reader->Read(&response)) tokens += response.token_ids_size();
-  const grpc::Status status = reader->Finish();
+  const grpc::Status status = call->finish();
   EXPECT_TRUE(status.ok()) << status.error_message();
-  EXPECT_EQ(tokens, 250);
+  EXPECT_EQ(call->tokens, 250);
   EXPECT_EQ(worker.wait(30), 0) << worker.stderr_text();
   EXPECT_TRUE(wait_for_model(coordinator, "qwen3-tiny-a", 0, 5));
 }
