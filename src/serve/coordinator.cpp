@@ -58,6 +58,7 @@ struct Coordinator::Worker {
   uint64_t last_routed = 0;  // routing order, to spread ties
   int64_t routed = 0;
   std::set<uint64_t> calls;  // routed, not released
+  bool attached = false;     // its Work stream is open (under the coordinator's mutex_: routing looks at it)
   // The Work stream, null until it opens and after it ends. `write_mutex` keeps one Write at a time (and the
   // stream alive while one runs); `context_mutex` guards only the context, so that a drop can cancel a Write that
   // blocks on a group that stopped reading.
@@ -65,6 +66,8 @@ struct Coordinator::Worker {
   WorkStream* stream = nullptr;
   grpc::ServerContext* context = nullptr;
 
+  // Calls may go to it: it says it is ready and its stream is open. Under the coordinator's mutex_.
+  bool routable() const { return state == v1::WORKER_STATE_READY && attached; }
   std::string describe() const {
     return "worker group " + std::to_string(id) + " (model '" + registration.model().name() + "', " +
            registration.host() + " pid " + std::to_string(registration.pid()) + ")";
@@ -165,6 +168,11 @@ grpc::Status Coordinator::serve_work_stream(grpc::ServerContext& context, WorkSt
     w->stream = &stream;
     w->context = &context;
   }
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    w->attached = true;  // a heartbeat may have said "ready" before the stream opened: routing waits for both
+  }
+  publish_serving();
   std::string why = "closed its Work stream (it stopped)";
   do {
     for (v1::WorkResult& r : *message.mutable_results()) {
@@ -234,7 +242,7 @@ RoutedCall Coordinator::route(const std::string& model, v1::WorkItem item) {
     }
     int replicas = 0;
     for (const auto& [id, w] : workers_) {
-      if (w->registration.model().name() != name || w->state != v1::WORKER_STATE_READY) continue;
+      if (w->registration.model().name() != name || !w->routable()) continue;
       ++replicas;
       if (static_cast<int64_t>(w->calls.size()) >= options_.max_queued) continue;
       // Least loaded: fewest calls routed here, then fewest waiting in its engine, then the longest unused.
@@ -291,7 +299,10 @@ std::vector<ModelSummary> Coordinator::models() const {
     ModelSummary& s = by_name[w->registration.model().name()];
     if (s.state.empty()) s.model = w->registration.model();
     // Ready if any replica is; else loading if any is (it will be ready), else draining.
-    const std::string state = state_name(w->state);
+    // A group that said "ready" before its stream opened is still loading, to clients.
+    const std::string state = w->routable()                          ? "ready"
+                              : w->state == v1::WORKER_STATE_READY ? "loading"
+                                                                   : state_name(w->state);
     if (state == "ready") ++s.replicas;
     if (s.state != "ready" && state != "draining") s.state = state;
     if (s.state.empty()) s.state = state;
@@ -310,7 +321,7 @@ std::vector<WorkerSummary> Coordinator::workers() const {
   std::lock_guard<std::mutex> lock(mutex_);
   std::vector<WorkerSummary> out;
   for (const auto& [id, w] : workers_)
-    out.push_back({id, w->registration.model().name(), state_name(w->state), static_cast<int64_t>(w->calls.size()),
+    out.push_back({id, w->registration.model().name(), w->routable() ? "ready" : state_name(w->state), static_cast<int64_t>(w->calls.size()),
                    w->routed});
   return out;
 }
@@ -323,7 +334,7 @@ size_t Coordinator::calls_in_flight() const {
 bool Coordinator::has_ready_model(const std::string& name) const {
   std::lock_guard<std::mutex> lock(mutex_);
   for (const auto& [id, w] : workers_)
-    if (w->registration.model().name() == name && w->state == v1::WORKER_STATE_READY) return true;
+    if (w->registration.model().name() == name && w->routable()) return true;
   return false;
 }
 
@@ -342,7 +353,7 @@ void Coordinator::publish_serving() {
   bool ready = false;
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    for (const auto& [id, w] : workers_) ready = ready || w->state == v1::WORKER_STATE_READY;
+    for (const auto& [id, w] : workers_) ready = ready || w->routable();
   }
   if (serving_ == ready) return;
   serving_ = ready;
