@@ -3,10 +3,11 @@
 // tokens as the single-sequence path; 64 concurrent streams over two replicas with no token lost or duplicated and
 // both replicas used; a replica killed mid-stream ends its streams UNAVAILABLE within seconds while the other keeps
 // serving; a group that stops heartbeating (SIGSTOP) is dropped and registers again when it resumes, as it does with
-// a coordinator restarted on the same address; SIGTERM drains a group; registrations the coordinator must refuse
-// end the worker with the reason.
+// a coordinator restarted on the same address; a group reaches a coordinator over TLS with a client certificate and
+// a bearer token; SIGTERM drains a group; registrations the coordinator must refuse end the worker with the reason.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <fstream>
@@ -249,6 +250,40 @@ TEST(WorkerGroups, SigtermDrainsAGroup) {
   EXPECT_EQ(call->tokens, 250);
   EXPECT_EQ(worker.wait(30), 0) << worker.stderr_text();
   EXPECT_TRUE(wait_for_model(coordinator, "qwen3-tiny-a", 0, 5));
+}
+
+TEST(WorkerGroups, AGroupReachesItsCoordinatorOverTlsWithAClientCertificateAndToken) {
+  if (run_process("command -v openssl").exit_code != 0) GTEST_SKIP() << "needs the openssl command";
+  // One self-signed certificate serves as the coordinator's, as the CA the worker trusts, and as the worker's
+  // client certificate that the coordinator requires.
+  const std::string dir = ::testing::TempDir() + "/worker-tls-" + std::to_string(::getpid());
+  const std::string cert = dir + "/cert.pem", key = dir + "/key.pem", token = dir + "/token.txt";
+  ASSERT_EQ(run_process("mkdir -p " + dir + " && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 "
+                        "-nodes -keyout " + key + " -out " + cert + " -days 2 -subj /CN=localhost "
+                        "-addext subjectAltName=IP:127.0.0.1,DNS:localhost").exit_code, 0);
+  std::ofstream(token) << "tls-token\n";
+  ServerProcess coordinator("--tls-cert " + cert + " --tls-key " + key + " --tls-client-ca " + cert +
+                            " --auth-token-file " + token);
+  ASSERT_NE(coordinator.port(), 0);
+  const std::string secure = " --tls-ca " + cert + " --tls-cert " + cert + " --tls-key " + key +
+                             " --auth-token-file " + token;
+  BackgroundProcess worker(worker_command(coordinator, "--model " + kFixture + secure));
+  const std::string client = stepwise_binary() + " client ";
+  const std::string server = " --server " + coordinator.address() + secure;
+  bool ready = false;
+  for (int i = 0; i < 600 && !ready; ++i) {
+    ready = run_process(client + "models" + server).out.find("\"state\":\"ready\"") != std::string::npos;
+    if (!ready) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_TRUE(ready) << worker.stderr_text();
+  const ProcessResult remote = run_process(client + "generate --prompt-ids 1,2,3 --max-new-tokens 6" + server);
+  const ProcessResult local =
+      run_process(stepwise_binary() + " generate --prompt-ids 1,2,3 --max-new-tokens 6 --model " + kFixture);
+  ASSERT_EQ(remote.exit_code, 0) << remote.describe();
+  EXPECT_EQ(remote.out, local.out);
+  EXPECT_NE(run_process(client + "models --server " + coordinator.address() + " --tls-ca " + cert).exit_code, 0)
+      << "without the client certificate and token the coordinator refuses";
+  EXPECT_EQ(worker.terminate(), 0) << worker.stderr_text();
 }
 
 TEST(WorkerGroups, RefusedRegistrationsEndTheWorkerSayingWhy) {
