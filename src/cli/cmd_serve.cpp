@@ -36,7 +36,7 @@ void add_serve_command(CommandLine& cli, CLI::App& parent) {
       "ready) and server reflection. Port 0 picks a free port; the line 'stepwise serve: listening on HOST:PORT'\n"
       "says which. SIGTERM or SIGINT: new calls are refused, calls in flight finish within --drain-seconds (then\n"
       "they are cancelled), exit 0.");
-  command.add_option("--listen", o.listen, "host:port to listen on")->type_name("ADDR")->capture_default_str();
+  command.add_option("--listen", o.listen, "host:port to listen on; :PORT: every interface")->type_name("ADDR")->capture_default_str();
   add_model_flag(command, flags->model_dir)
       ->required(false)
       ->description("a Hugging Face model folder to serve in this process (without: a coordinator of `stepwise "

@@ -78,7 +78,9 @@ int run_server(const ServerOptions& o, const std::vector<std::pair<std::string, 
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(o.listen, creds, &port);
+  // ":PORT" (no host) listens on every interface, as `stepwise serve --listen :50051` in the design brief.
+  const std::string listen = !o.listen.empty() && o.listen.front() == ':' ? "0.0.0.0" + o.listen : o.listen;
+  builder.AddListeningPort(listen, creds, &port);
   builder.RegisterService(&generation);
   builder.RegisterService(&monitoring);
   builder.RegisterService(&workers);
@@ -103,7 +105,7 @@ int run_server(const ServerOptions& o, const std::vector<std::pair<std::string, 
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
   }
-  const std::string host = o.listen.substr(0, o.listen.rfind(':'));
+  const std::string host = listen.substr(0, listen.rfind(':'));
   std::printf("stepwise serve: listening on %s:%d (%zu model%s in process%s%s)\n", host.c_str(), port,
               served.size(), served.size() == 1 ? "" : "s", o.tls_cert.empty() ? "" : ", TLS",
               state.auth.enabled() ? ", bearer token" : "");

@@ -15,7 +15,7 @@
 namespace stepwise::serve {
 
 struct ServerOptions {
-  std::string listen;  // host:port; port 0 picks a free one (printed)
+  std::string listen;  // host:port (":port": every interface); port 0 picks a free one (printed)
   std::string tls_cert, tls_key, tls_client_ca;  // PEM files; a client CA makes client certificates required
   std::string auth_token_file;
   int64_t max_queued = 256;        // calls in flight per replica

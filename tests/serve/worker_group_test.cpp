@@ -110,7 +110,7 @@ void run_and_check(const ServerProcess& s, const Workload& w, const std::string&
 
 TEST(WorkerGroups, Tp2GroupBehindAModelLessCoordinatorGivesTheSameTokens) {
   const Workload w = random_workload(16, 7);
-  ServerProcess coordinator("--worker-timeout 2");
+  ServerProcess coordinator("--worker-timeout 2", 60, ":0");  // every interface, as the design brief starts it
   ASSERT_NE(coordinator.port(), 0);
   EXPECT_EQ(health_check(coordinator).second, std::string("\x08\x02", 2)) << "NOT_SERVING without a model";
   EXPECT_TRUE(list_models(coordinator).empty());
