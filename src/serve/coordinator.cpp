@@ -174,17 +174,18 @@ grpc::Status Coordinator::serve_work_stream(grpc::ServerContext& context, WorkSt
   }
   publish_serving();
   std::string why = "closed its Work stream (it stopped)";
+  std::vector<std::pair<std::shared_ptr<CallInbox>, v1::WorkResult*>> deliveries;
   do {
-    for (v1::WorkResult& r : *message.mutable_results()) {
-      std::shared_ptr<CallInbox> inbox;
-      {
-        std::lock_guard<std::mutex> lock(mutex_);
+    // One lock per message (a batch of a step's results), the pushes after it.
+    deliveries.clear();
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      for (v1::WorkResult& r : *message.mutable_results()) {
         auto it = calls_.find(r.call_id());
-        if (it == calls_.end() || it->second.first != w->id) continue;  // released already
-        inbox = it->second.second;
-      }
-      inbox->push(std::move(r));
+        if (it != calls_.end() && it->second.first == w->id) deliveries.emplace_back(it->second.second, &r);
+      }  // else: released already
     }
+    for (auto& [inbox, r] : deliveries) inbox->push(std::move(*r));
   } while (stream.Read(&message));
   if (context.IsCancelled()) why = "lost its connection (its process ended, or the network failed)";
   {
@@ -222,24 +223,19 @@ RoutedCall Coordinator::route(const std::string& model, v1::WorkItem item) {
     std::lock_guard<std::mutex> lock(mutex_);
     std::set<std::string> names;
     for (const auto& [id, w] : workers_) names.insert(w->registration.model().name());
+    std::string known;  // for messages
+    for (const std::string& n : names) known += (known.empty() ? "" : ", ") + n;
     std::string name = model;
     if (name.empty()) {
       if (names.empty())
         fail(StatusCode::kUnavailable, "no model is served yet: start a worker group (stepwise worker "
              "--coordinator ADDR --model DIR) and retry");
-      if (names.size() > 1) {
-        std::string known;
-        for (const std::string& n : names) known += (known.empty() ? "" : ", ") + n;
-        invalid_argument("model: this server serves several models (", known, "); name one");
-      }
+      if (names.size() > 1) invalid_argument("model: this server serves several models (", known, "); name one");
       name = *names.begin();
     }
-    if (!names.count(name)) {
-      std::string known;
-      for (const std::string& n : names) known += (known.empty() ? "" : ", ") + n;
+    if (!names.count(name))
       fail(StatusCode::kNotFound, "model '", name, "' is not served here; served: ",
            known.empty() ? "none yet" : known);
-    }
     int replicas = 0;
     for (const auto& [id, w] : workers_) {
       if (w->registration.model().name() != name || !w->routable()) continue;
