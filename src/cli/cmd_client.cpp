@@ -22,15 +22,6 @@ namespace stepwise::cli {
 
 namespace {
 
-[[noreturn]] void fail_call(const grpc::Status& s, const Connection& c) {
-  const StatusCode code = s.error_code() == grpc::StatusCode::INVALID_ARGUMENT    ? StatusCode::kInvalidArgument
-                          : s.error_code() == grpc::StatusCode::NOT_FOUND          ? StatusCode::kNotFound
-                          : s.error_code() == grpc::StatusCode::UNAUTHENTICATED    ? StatusCode::kUnauthenticated
-                          : s.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED ? StatusCode::kResourceExhausted
-                                                                                   : StatusCode::kUnavailable;
-  fail(code, "server ", c.server, ": ", s.error_message(), " (gRPC status ", static_cast<int>(s.error_code()), ")");
-}
-
 struct GenerateFlags {
   Connection connection;
   std::string model, prompt, prompt_ids, chat;
@@ -182,7 +173,7 @@ void add_client_metrics(CommandLine& cli, CLI::App& client) {
 void add_client_command(CommandLine& cli, CLI::App& parent) {
   CLI::App& client = add_command(parent, "client", "talk to a stepwise server over gRPC",
                                  "stepwise client generate --server 127.0.0.1:50051 --chat 'Hi'");
-  for (auto add : {add_client_generate, add_client_models, add_client_metrics}) add(cli, client);
+  for (auto add : {add_client_generate, add_client_models, add_client_metrics, add_client_jobs}) add(cli, client);
   set_subcommand_heading(client, "Calls");
 }
 

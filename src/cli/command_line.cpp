@@ -79,6 +79,14 @@ void print_error(const CLI::App& command, const std::string& message) {
 
 std::string see_help(const CLI::App& command) { return "see `" + command_path(command) + " --help`"; }
 
+// What no flag or positional took. CLI11 keeps the "--" that ends the flags among them when extras are allowed;
+// the positionals after it were taken (client jobs submit ... -- ARGS), so it is no leftover.
+std::vector<std::string> leftover_arguments(const CLI::App& root) {
+  std::vector<std::string> left = root.remaining(true);
+  left.erase(std::remove(left.begin(), left.end(), "--"), left.end());
+  return left;
+}
+
 CLI::App& deepest_selected(CLI::App& root) {
   CLI::App* app = &root;
   while (!app->get_subcommands().empty()) app = app->get_subcommands().front();
@@ -116,7 +124,7 @@ std::vector<std::string> subcommand_names(const CLI::App& command) {
 // The error for the first argument that no flag or subcommand of `command` took: a mistyped flag or command gets
 // the nearest known names.
 std::string unexpected_argument_error(const CLI::App& command, const std::string& arg) {
-  if (arg.size() > 1 && arg[0] == '-') {
+  if (arg.size() > 1 && arg[0] == '-' && arg.find_first_not_of('-') != std::string::npos) {
     const std::string typed = arg.substr(arg.find_first_not_of('-'), arg.find('=') - arg.find_first_not_of('-'));
     std::vector<std::string> known;
     for (const CLI::Option* flag : command.get_options())
@@ -176,7 +184,8 @@ CommandLine::CommandLine()
       "Run `stepwise help COMMAND` or `stepwise COMMAND --help` for a command's flags.\nExample:\n"
       "  stepwise demo --out runs/demo");
   for (auto add : {add_score_command, add_generate_command, add_bench_command, add_tokenize_command, add_data_command,
-                   add_train_command, add_export_command, add_serve_command, add_worker_command, add_client_command, add_demo_command})
+                   add_train_command, add_export_command, add_serve_command, add_worker_command, add_client_command, add_demo_command,
+                   add_job_supervisor_command})
     add(*this, root_);
   CLI::App& help =
       add_command(root_, "help", "the help of a command (all commands without one)", "stepwise help bench cpu-train");
@@ -221,13 +230,13 @@ int CommandLine::run(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     // A mistyped flag often causes the error (a required flag "missing"): name it first.
     CLI::App& command = deepest_selected(root_);
-    const std::vector<std::string> leftovers = root_.remaining(true);
+    const std::vector<std::string> leftovers = leftover_arguments(root_);
     print_error(command, leftovers.empty() ? parse_error_message(e, command)
                                            : unexpected_argument_error(command, leftovers.front()));
     return 1;
   }
   CLI::App& command = deepest_selected(root_);
-  const std::vector<std::string> leftovers = root_.remaining(true);
+  const std::vector<std::string> leftovers = leftover_arguments(root_);
   if (!leftovers.empty()) {
     print_error(command, unexpected_argument_error(command, leftovers.front()));
     return &command == &root_ ? 2 : 1;
@@ -243,6 +252,27 @@ int CommandLine::run(int argc, char** argv) {
     print_error(command, e.what());
     return 1;
   }
+}
+
+std::string CommandLine::check(const std::vector<std::string>& args) {
+  std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 takes a vector back to front
+  try {
+    root_.parse(reversed);
+  } catch (const CLI::Success&) {
+    return "it asks for help, not for a run";
+  } catch (const CLI::ParseError& e) {
+    CLI::App& command = deepest_selected(root_);
+    const std::vector<std::string> leftovers = leftover_arguments(root_);
+    return command_path(command) + ": " +
+           one_line(leftovers.empty() ? parse_error_message(e, command)
+                                      : unexpected_argument_error(command, leftovers.front()));
+  }
+  CLI::App& command = deepest_selected(root_);
+  const std::vector<std::string> leftovers = leftover_arguments(root_);
+  if (!leftovers.empty()) return command_path(command) + ": " + unexpected_argument_error(command, leftovers.front());
+  if (!runnable(command))
+    return "`" + command_path(command) + "` is not a command of this stepwise build (" + see_help(command) + ")";
+  return "";
 }
 
 }  // namespace stepwise::cli

@@ -6,6 +6,8 @@
 #include <CLI/CLI.hpp>
 #include <functional>
 #include <map>
+#include <string>
+#include <vector>
 
 namespace stepwise::cli {
 
@@ -23,6 +25,9 @@ class CommandLine {
   // Parses argv (argv[0]: the program) and runs the command. Exit status: the command's; 0 for help; 1 for a bad
   // flag or a failing command; 2 for no command or an unknown one.
   int run(int argc, char** argv);
+  // Parses `args` (no program name) as run() would, without running anything: "" when a command would run, else
+  // the error as run() words it. Once per CommandLine (CLI11 keeps a parse's results).
+  std::string check(const std::vector<std::string>& args);
 
  private:
   int run_help(const std::vector<std::string>& path);

@@ -64,4 +64,14 @@ void prepare(grpc::ClientContext& context, const Connection& c) {
                              std::chrono::duration<double>(c.timeout)));
 }
 
+void fail_call(const grpc::Status& s, const Connection& c) {
+  const StatusCode code = s.error_code() == grpc::StatusCode::INVALID_ARGUMENT      ? StatusCode::kInvalidArgument
+                          : s.error_code() == grpc::StatusCode::NOT_FOUND           ? StatusCode::kNotFound
+                          : s.error_code() == grpc::StatusCode::UNAUTHENTICATED     ? StatusCode::kUnauthenticated
+                          : s.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED  ? StatusCode::kResourceExhausted
+                          : s.error_code() == grpc::StatusCode::FAILED_PRECONDITION ? StatusCode::kFailedPrecondition
+                                                                                    : StatusCode::kUnavailable;
+  fail(code, "server ", c.server, ": ", s.error_message(), " (gRPC status ", static_cast<int>(s.error_code()), ")");
+}
+
 }  // namespace stepwise::cli

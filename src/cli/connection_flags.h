@@ -25,5 +25,7 @@ std::shared_ptr<grpc::Channel> channel(const Connection& c);
 std::string bearer_token(const Connection& c);
 // The bearer token and the deadline of one call.
 void prepare(grpc::ClientContext& context, const Connection& c);
+// A failed call as a StatusError naming the server (the code mapped to ours).
+[[noreturn]] void fail_call(const grpc::Status& s, const Connection& c);
 
 }  // namespace stepwise::cli

@@ -15,6 +15,7 @@
 
 #include "core/status.h"
 #include "serve/generation_service.h"
+#include "serve/jobs_service.h"
 #include "serve/served_model.h"
 #include "serve/worker.h"
 #include "serve/workers_service.h"
@@ -71,6 +72,10 @@ int run_server(const ServerOptions& o, const std::vector<std::pair<std::string, 
     served.back()->start();
   }
 
+  // Jobs are followed from the start: the ones that ran on while no coordinator was up end or are reattached now.
+  std::unique_ptr<JobScheduler> scheduler;
+  if (!o.jobs.state_dir.empty()) scheduler = std::make_unique<JobScheduler>(o.jobs);
+  JobsService jobs(state.auth, scheduler.get());
   GenerationService generation(state);
   MonitoringService monitoring(state);
   WorkersService workers(state);
@@ -84,6 +89,7 @@ int run_server(const ServerOptions& o, const std::vector<std::pair<std::string, 
   builder.RegisterService(&generation);
   builder.RegisterService(&monitoring);
   builder.RegisterService(&workers);
+  builder.RegisterService(&jobs);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || port == 0)
     fail(StatusCode::kUnavailable, "--listen ", o.listen, ": cannot listen there (in use, or not a host:port)");
@@ -106,9 +112,10 @@ int run_server(const ServerOptions& o, const std::vector<std::pair<std::string, 
     }
   }
   const std::string host = listen.substr(0, listen.rfind(':'));
-  std::printf("stepwise serve: listening on %s:%d (%zu model%s in process%s%s)\n", host.c_str(), port,
+  std::printf("stepwise serve: listening on %s:%d (%zu model%s in process%s%s%s)\n", host.c_str(), port,
               served.size(), served.size() == 1 ? "" : "s", o.tls_cert.empty() ? "" : ", TLS",
-              state.auth.enabled() ? ", bearer token" : "");
+              state.auth.enabled() ? ", bearer token" : "",
+              scheduler ? (", jobs in " + o.jobs.state_dir).c_str() : "");
   std::fflush(stdout);
 
   const sigset_t set = shutdown_signals();
@@ -126,6 +133,7 @@ int run_server(const ServerOptions& o, const std::vector<std::pair<std::string, 
   for (const auto& w : local) w->stop();
   state.coordinator.drop_all("was let go: the coordinator is shutting down");  // ends the remote groups' streams
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  scheduler.reset();  // the jobs run on; the next coordinator on this state directory follows them
   for (const auto& m : served) m->shut_down();
   LOG(INFO) << "stopped";
   return 0;

@@ -1,5 +1,5 @@
 // The stepwise gRPC server of `stepwise serve`, the coordinator: the Generation and Monitoring services for
-// clients, the Workers service for worker groups (`stepwise worker`), grpc.health.v1 (SERVING while some model has a
+// clients, the Jobs service (with a state directory: serve/job_scheduler.h), the Workers service for worker groups (`stepwise worker`), grpc.health.v1 (SERVING while some model has a
 // ready replica) and server reflection, over plain TCP or TLS (optionally requiring client certificates), with an
 // optional bearer token. With model folders it also runs one worker group in process for each (one command serves
 // a model). SIGTERM or SIGINT drains it: new calls are UNAVAILABLE, calls in flight finish within --drain-seconds
@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "infer/engine.h"
+#include "serve/job_scheduler.h"
 
 namespace stepwise::serve {
 
@@ -23,6 +24,7 @@ struct ServerOptions {
   double worker_timeout_s = 5;     // a worker group silent this long is dropped
   EngineOptions engine;
   kernels::CpuAccumulation accumulation = kernels::CpuAccumulation::kFloat64;  // the in-process models'
+  JobSchedulerOptions jobs;  // state_dir empty: no jobs (the Jobs service answers FAILED_PRECONDITION)
 };
 
 // Blocks SIGTERM and SIGINT in the calling thread and every thread it starts afterwards (gRPC's, the engines'),

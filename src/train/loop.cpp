@@ -240,7 +240,7 @@ TrainResult run_sft(const TrainConfig& cfg, const RunOptions& opts) {
       const double tps = static_cast<double>(result.train_tokens) / std::max(result.train_seconds, 1e-9);
       log_step(log, rec, schedule.total_steps, tps, now_s() - start,
                result.train_seconds / done * static_cast<double>(schedule.total_steps - rec.step));
-      metrics->write({{"step", rec.step}, {"loss", rec.loss}, {"lr", rec.lr}, {"grad_norm", rec.grad_norm},
+      metrics->write({{"step", rec.step}, {"total_steps", schedule.total_steps}, {"loss", rec.loss}, {"lr", rec.lr}, {"grad_norm", rec.grad_norm},
                       {"tokens", rec.tokens}, {"tokens_per_s", tps}, {"elapsed_s", now_s() - start},
                       {"skipped", rec.skipped}});
     }

@@ -1,5 +1,5 @@
 // metrics.jsonl in the run directory: one JSON object per line, written as the run goes (flushed per line).
-//   training:   {"step", "loss", "lr", "grad_norm", "tokens", "tokens_per_s", "elapsed_s", "skipped"}
+//   training:   {"step", "total_steps", "loss", "lr", "grad_norm", "tokens", "tokens_per_s", "elapsed_s", "skipped"}
 //   evaluation: {"step", "eval_loss", "eval_tokens"}
 // On resume the records after the checkpoint's step are dropped (they are about to be recomputed).
 #pragma once
