@@ -1,5 +1,5 @@
 // launch/slurm/sft.sbatch submitted from the repository, as a user submits it, to the one-node Slurm that
-// scripts/slurm_local.sh starts for these tests (ctest fixture slurm_local): a 2-rank data-parallel CPU run of
+// scripts/slurm-local.sh starts for these tests (ctest fixture slurm_local): a 2-rank data-parallel CPU run of
 // configs/sft/tiny-gsm8k.yaml on the micro model ends COMPLETED with its log, checkpoint and metrics, and its
 // losses and gradient norms equal those of the same run under mpirun; a job whose rank 1 is killed with SIGKILL
 // ends FAILED within seconds instead of hanging.

@@ -37,15 +37,15 @@ std::string job_record(const std::string& log, long job_id) {
 std::string slurm_problem() {
   const char* conf = std::getenv("SLURM_CONF");
   if (!conf || !*conf)
-    return "SLURM_CONF is not set: start the test cluster with scripts/slurm_local.sh start and export SLURM_CONF "
+    return "SLURM_CONF is not set: start the test cluster with scripts/slurm-local.sh start and export SLURM_CONF "
            "as it says (ctest does both in the test slurm_local_start)";
   const test::ProcessResult ping = test::run_process("scontrol ping", {"", kCommandTimeoutS});
   if (ping.output().find("is UP") == std::string::npos)
     return std::string("the Slurm of SLURM_CONF=") + conf + " does not answer (scontrol ping: " + ping.output() +
-           "); see scripts/slurm_local.sh status";
+           "); see scripts/slurm-local.sh status";
   if (job_comp_log().empty())
     return std::string("the Slurm of SLURM_CONF=") + conf +
-           " has no job-completion log (JobCompType=jobcomp/filetxt, JobCompLoc): use scripts/slurm_local.sh";
+           " has no job-completion log (JobCompType=jobcomp/filetxt, JobCompLoc): use scripts/slurm-local.sh";
   return "";
 }
 

@@ -1,4 +1,4 @@
-// Talking to the test cluster (scripts/slurm_local.sh, ctest fixture slurm_local; SLURM_CONF names it) from a
+// Talking to the test cluster (scripts/slurm-local.sh, ctest fixture slurm_local; SLURM_CONF names it) from a
 // test: is it up, submit a batch job, follow it to its end through the job-completion log (accounting is off, so
 // sacct cannot), the pids of its ranks, cancel it.
 #pragma once

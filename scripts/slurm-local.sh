@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# scripts/slurm_local.sh: a one-node Slurm cluster on this machine for tests and development (Debian 12's slurm-wlm
+# scripts/slurm-local.sh: a one-node Slurm cluster on this machine for tests and development (Debian 12's slurm-wlm
 # and munge, as root). Everything — configuration, munge key and socket, daemon state, logs, pid files, the
 # job-completion log — lives in one folder; /etc/slurm and the system's munged are never touched.
 #
-#   scripts/slurm_local.sh start  [DIR]   # start munged, slurmctld and slurmd; wait until the node is idle
-#   scripts/slurm_local.sh stop   [DIR]   # cancel its jobs, stop the daemons by their pid files
-#   scripts/slurm_local.sh status [DIR]   # the daemons and the node; exit status 0 only when all is up
-#   scripts/slurm_local.sh env    [DIR]   # prints `export SLURM_CONF=DIR/slurm.conf` (eval "$(... env)")
+#   scripts/slurm-local.sh start  [DIR]   # start munged, slurmctld and slurmd; wait until the node is idle
+#   scripts/slurm-local.sh stop   [DIR]   # cancel its jobs, stop the daemons by their pid files
+#   scripts/slurm-local.sh status [DIR]   # the daemons and the node; exit status 0 only when all is up
+#   scripts/slurm-local.sh env    [DIR]   # prints `export SLURM_CONF=DIR/slurm.conf` (eval "$(... env)")
 #
 # DIR defaults to $STEPWISE_SLURM_DIR, else /tmp/stepwise-slurm. start is idempotent (it starts only what is not
 # running). Then, with SLURM_CONF=DIR/slurm.conf, sbatch / srun / squeue / scontrol / scancel / sinfo talk to it.
@@ -16,7 +16,7 @@
 # start and stop wait at most STEPWISE_SLURM_TIMEOUT_S (default 90) seconds for the daemons.
 set -euo pipefail
 
-me="scripts/slurm_local.sh"
+me="scripts/slurm-local.sh"
 die() { echo "$me: $*" >&2; exit 1; }
 
 usage() {
