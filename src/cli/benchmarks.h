@@ -20,6 +20,7 @@ void add_bench_gpu_prefill(CommandLine& cli, CLI::App& bench);
 void add_bench_scaling(CommandLine& cli, CLI::App& bench);
 void add_bench_serve(CommandLine& cli, CLI::App& bench);
 void add_bench_grpc(CommandLine& cli, CLI::App& bench);
+void add_bench_jobs(CommandLine& cli, CLI::App& bench);
 
 // Shared by the benchmarks.
 double seconds_since(std::chrono::steady_clock::time_point t0);

@@ -50,7 +50,7 @@ void add_bench_command(CommandLine& cli, CLI::App& parent) {
       "stepwise bench cpu-train --preset qwen3-tiny --batch 4 --seq 256",
       "Each prints its figures, the baseline's, and one JSON line of results (docs/performance.md).");
   for (auto add : {add_bench_cpu_train, add_bench_gpu_train, add_bench_gpu_decode, add_bench_gpu_prefill,
-                   add_bench_scaling, add_bench_serve, add_bench_grpc})
+                   add_bench_scaling, add_bench_serve, add_bench_grpc, add_bench_jobs})
     add(cli, bench);
   set_subcommand_heading(bench, "Benchmarks");
 }

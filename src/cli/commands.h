@@ -20,7 +20,6 @@ void add_demo_command(CommandLine& cli, CLI::App& parent);
 void add_serve_command(CommandLine& cli, CLI::App& parent);
 void add_worker_command(CommandLine& cli, CLI::App& parent);
 void add_client_command(CommandLine& cli, CLI::App& parent);
-void add_job_supervisor_command(CommandLine& cli, CLI::App& parent);
 // `stepwise client jobs ...` (cmd_client_jobs.cpp), under `stepwise client`.
 void add_client_jobs(CommandLine& cli, CLI::App& client);
 

@@ -3,7 +3,6 @@
 
 #include <fcntl.h>
 #include <glog/logging.h>
-#include <google/protobuf/util/time_util.h>
 #include <sys/file.h>
 #include <unistd.h>
 
@@ -30,8 +29,15 @@ constexpr int kLogTailLines = 12;          // of a failed job's output, in its m
 constexpr double kProgressStoreS = 2.0;    // progress reaches the store at most this often (states: at once)
 constexpr double kForceAfterGraceS = 5.0;  // a cancel still running this long after the grace period: SIGKILL
 
+// To the microsecond (protobuf's TimeUtil::GetCurrentTime gives whole seconds here).
 google::protobuf::Timestamp now_timestamp() {
-  return google::protobuf::util::TimeUtil::GetCurrentTime();
+  const auto us = std::chrono::duration_cast<std::chrono::microseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
+  google::protobuf::Timestamp t;
+  t.set_seconds(us / 1000000);
+  t.set_nanos(static_cast<int32_t>(us % 1000000) * 1000);
+  return t;
 }
 
 // The numeric id of a job id ("17"), -1 for anything else.
@@ -39,6 +45,16 @@ int64_t job_number(const std::string& id) {
   char* end = nullptr;
   const long long n = std::strtoll(id.c_str(), &end, 10);
   return id.empty() || *end != '\0' || n <= 0 ? -1 : n;
+}
+
+// "stepwise data prepare": a step's command words, before its flags.
+std::string command_name(const JobStep& step) {
+  std::string name = "stepwise";
+  for (const std::string& a : step.args) {
+    if (a.rfind("-", 0) == 0) break;
+    name += " " + a;
+  }
+  return name;
 }
 
 int lock_state_dir(const std::string& dir) {
@@ -84,6 +100,10 @@ JobScheduler::JobScheduler(JobSchedulerOptions options)
       store_(options_.state_dir) {
   LocalLauncherOptions local;
   local.binary = options_.binary;
+  local.supervisor = (fs::path(options_.binary).parent_path() / "stepwise-job-supervisor").string();
+  if (access(local.supervisor.c_str(), X_OK) != 0)
+    fail(StatusCode::kFailedPrecondition, "--state-dir: local jobs need ", local.supervisor,
+         " (built and installed with stepwise: scripts/build.sh)");
   local.mpirun = options_.mpirun;
   local.cancel_grace_s = options_.cancel_grace_s;
   // Slots are cores: each rank's OpenMP team gets its share.
@@ -289,7 +309,7 @@ void JobScheduler::follow(int64_t id, const LaunchStatus& s) {
       const std::vector<JobStep> steps = plan_job(r, job_dir(r.job.id()));
       const int step = s.failed_step;
       const std::string what = step >= 1 && step <= static_cast<int>(steps.size())
-                                   ? "step " + std::to_string(step) + " (stepwise " + steps[step - 1].args[0] + ")"
+                                   ? "step " + std::to_string(step) + " (" + command_name(steps[step - 1]) + ")"
                                    : "the job";
       finish(r, v1::JOB_STATE_FAILED, s.exit_code,
              what + (s.exit_code < 0 ? " was killed by a signal" : " exited with status " + std::to_string(s.exit_code)) +
@@ -371,6 +391,7 @@ void JobScheduler::monitor() {
     }
     lock.lock();
     for (const auto& [id, status] : seen) follow(id, status);
+    start_queued();  // into the slots just freed, not a poll later
     // Cancels: re-sent after a restart; forced when the job outlives the grace period.
     std::vector<std::pair<JobRecord, bool>> to_cancel;
     for (const auto& [id, r] : active_) {

@@ -33,7 +33,7 @@ namespace stepwise::serve {
 struct JobSchedulerOptions {
   std::string state_dir;
   int local_slots = 1;         // ranks of local jobs running at once
-  std::string binary;          // stepwise, for the jobs' commands
+  std::string binary;          // stepwise, for the jobs' commands; stepwise-job-supervisor is beside it
   std::string mpirun = "mpirun";
   double cancel_grace_s = 10;  // SIGTERM, then SIGKILL
   std::vector<std::string> sbatch_args;  // for every Slurm job

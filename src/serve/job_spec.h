@@ -9,14 +9,9 @@
 #include <vector>
 
 #include "serve/job_store.h"
+#include "serve/job_supervisor.h"  // JobStep
 
 namespace stepwise::serve {
-
-// One command of a job: `ranks` processes of `stepwise ARGS` (ranks > 1: under mpirun, or srun on Slurm).
-struct JobStep {
-  int ranks = 1;
-  std::vector<std::string> args;
-};
 
 // Parses a stepwise command line (without the program name) without running it: "" when it would run, else the
 // error (the CLI layer's parser; the serve layer cannot see it).

@@ -1,5 +1,6 @@
-// The supervisor of a local job (`stepwise job-supervisor JOB_DIR`, started by the coordinator in a session of its
-// own): runs the job's steps one after another (JOB_DIR/command.json; a step of more than one rank under mpirun),
+// The supervisor of a local job (`stepwise-job-supervisor JOB_DIR`, a small program beside `stepwise` that the
+// coordinator starts in a session of its own; small, because the stepwise binary takes half a second to start and
+// a job of a few seconds should not pay that twice): runs the job's steps one after another (JOB_DIR/command.json; a step of more than one rank under mpirun),
 // their output appended to JOB_DIR/output.log; rewrites JOB_DIR/heartbeat.json every second (its identity, the
 // step running); and, when the steps are over, writes JOB_DIR/exit.json. So the coordinator can die and come back:
 // the job runs on, and the files say where it is and how it ended.
@@ -10,11 +11,17 @@
 #pragma once
 
 #include <string>
+#include <utility>
 #include <vector>
 
-#include "serve/job_spec.h"
 
 namespace stepwise::serve {
+
+// One command of a job: `ranks` processes of `stepwise ARGS` (ranks > 1: under mpirun, or srun on Slurm).
+struct JobStep {
+  int ranks = 1;
+  std::vector<std::string> args;
+};
 
 struct SupervisorCommand {
   std::string binary;   // stepwise
@@ -36,7 +43,7 @@ void write_supervisor_command(const std::string& job_dir, const SupervisorComman
 // False when JOB_DIR/exit.json is not there (yet).
 bool read_exit_record(const std::string& job_dir, ExitRecord& record);
 
-// The body of `stepwise job-supervisor`; returns its exit status (0 once exit.json is written).
+// The body of `stepwise-job-supervisor`; returns its exit status (0 once exit.json is written).
 int run_job_supervisor(const std::string& job_dir);
 
 }  // namespace stepwise::serve

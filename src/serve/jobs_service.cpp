@@ -79,7 +79,9 @@ grpc::Status JobsService::WatchJob(grpc::ServerContext* context, const v1::Watch
         progress = now.progress();
         *events.emplace_back().mutable_progress() = progress;
       }
-      if (now.state() != job.state()) {
+      // The last event carries the final state, also for a job that had ended before the call (its history came
+      // after the first event).
+      if (now.state() != job.state() || (ended && (events.empty() || !events.back().has_job()))) {
         v1::JobEvent& e = events.emplace_back();
         e.set_state(now.state());
         *e.mutable_job() = now;

@@ -70,15 +70,14 @@ std::string LocalLauncher::start(const JobRecord& job, const std::vector<JobStep
   sigset_t none;
   sigemptyset(&none);
   posix_spawnattr_setsigmask(&attr, &none);  // the coordinator blocks SIGTERM in its threads; the job must not
-  std::string bin = options_.binary, verb = "job-supervisor", where = dir;
-  char* argv[] = {bin.data(), verb.data(), where.data(), nullptr};
+  std::string bin = options_.supervisor, where = dir;
+  char* argv[] = {bin.data(), where.data(), nullptr};
   pid_t pid = -1;
   const int rc = posix_spawn(&pid, bin.c_str(), &files, &attr, argv, environ);
   posix_spawn_file_actions_destroy(&files);
   posix_spawnattr_destroy(&attr);
   if (rc != 0)
-    fail(StatusCode::kUnavailable, "job ", job.job.id(), ": cannot start ", bin, " job-supervisor: ",
-         std::strerror(rc));
+    fail(StatusCode::kUnavailable, "job ", job.job.id(), ": cannot start ", bin, ": ", std::strerror(rc));
   {
     std::lock_guard<std::mutex> lock(mu_);
     children_.insert(pid);

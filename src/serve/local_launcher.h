@@ -1,4 +1,4 @@
-// LocalLauncher: jobs on the coordinator's host. Each job gets a supervisor (`stepwise job-supervisor JOB_DIR`,
+// LocalLauncher: jobs on the coordinator's host. Each job gets a supervisor (`stepwise-job-supervisor JOB_DIR`,
 // serve/job_supervisor.h) started in a session of its own, so that it and the job's ranks outlive the coordinator
 // (kill -9 included) and every process of the job can be found and signalled by session. The handle is the
 // supervisor's identity (pid and start time); a restarted coordinator finds it by that, or in the supervisor's
@@ -18,7 +18,8 @@
 namespace stepwise::serve {
 
 struct LocalLauncherOptions {
-  std::string binary;  // stepwise, for the supervisor and the steps
+  std::string binary;      // stepwise, for the steps
+  std::string supervisor;  // stepwise-job-supervisor
   std::string mpirun = "mpirun";
   std::vector<std::pair<std::string, std::string>> env;  // for every job (OMP_NUM_THREADS per rank)
   double cancel_grace_s = 10;  // SIGTERM, then SIGKILL after this long
