@@ -221,13 +221,15 @@ v1::Job JobScheduler::cancel(const std::string& id) {
       r.cancel_requested = true;
       r.job.set_message("cancelling: stopping the job's processes");
       commit(r);
+      // A job still starting is signalled by the monitor once its handle is known.
+      if (r.handle.empty() || r.handle == "submitting") return r.job;
       cancel_sent_[it->first] = Clock::now();
       to_signal = r;
     }
   }
   if (to_signal.job.id().empty()) return get(id);  // ended already (or unknown: NOT_FOUND)
   LOG(INFO) << "job " << id << ": cancelling";
-  if (to_signal.handle != "submitting") launcher_for(to_signal)->cancel(to_signal, job_dir(id), false);
+  launcher_for(to_signal)->cancel(to_signal, job_dir(id), false);
   return to_signal.job;
 }
 
@@ -323,13 +325,16 @@ void JobScheduler::follow(int64_t id, const LaunchStatus& s) {
   active_.erase(it);
 }
 
-// With mu_ held: local jobs in submission order while their ranks fit the free slots (a job that does not fit
-// waits, and so do the ones behind it: no starvation of wide jobs); Slurm jobs to sbatch.
-void JobScheduler::start_queued() {
+// With mu_ held (`lock`): local jobs in submission order while their ranks fit the free slots (a job that does not
+// fit waits, and so do the ones behind it: no starvation of wide jobs); Slurm jobs to sbatch. The launchers are
+// called without the lock (sbatch may take a while), after the jobs are marked as starting in the store: a
+// coordinator that dies in between must not start a job twice.
+void JobScheduler::start_queued(std::unique_lock<std::mutex>& lock) {
   int used = 0;
   for (const auto& [id, r] : active_)
     if (r.job.launcher() == "local" && r.job.state() == v1::JOB_STATE_RUNNING) used += r.job.ranks();
   bool local_blocked = false;
+  std::vector<JobRecord> to_start;
   for (auto& [id, r] : active_) {
     if (r.job.state() != v1::JOB_STATE_QUEUED || !r.handle.empty() || r.cancel_requested) continue;
     const bool local = r.job.launcher() == "local";
@@ -338,10 +343,9 @@ void JobScheduler::start_queued() {
       continue;
     }
     if (!local && !slurm_) {
-      finish(r, v1::JOB_STATE_FAILED, -1, "launcher slurm: sbatch is not on this coordinator's PATH any more");
+      finish(r, v1::JOB_STATE_FAILED, -1, "launcher slurm: this coordinator cannot use Slurm any more");
       continue;
     }
-    // Stored before the processes start: a coordinator that dies in between must not start the job twice.
     if (local) {
       r.job.set_state(v1::JOB_STATE_RUNNING);
       *r.job.mutable_started() = now_timestamp();
@@ -350,16 +354,32 @@ void JobScheduler::start_queued() {
       r.handle = "submitting";
     }
     commit(r);
-    try {
-      const std::string dir = job_dir(r.job.id());
-      r.handle = launcher_for(r)->start(r, plan_job(r, dir), dir);
-      if (!local) r.job.set_message("submitted to Slurm as job " + r.handle);
-      r.job.set_slurm_job_id(local ? "" : r.handle);
-      commit(r);
-      LOG(INFO) << "job " << id << ": started (" << (local ? "supervisor " : "Slurm job ") << r.handle << ")";
-    } catch (const StatusError& e) {
-      finish(r, v1::JOB_STATE_FAILED, -1, std::string("could not start: ") + e.what());
+    to_start.push_back(r);
+  }
+  if (!to_start.empty()) {
+    lock.unlock();
+    std::vector<std::pair<std::string, std::string>> handles, errors;  // (id, handle or error)
+    for (const JobRecord& r : to_start) {
+      try {
+        const std::string dir = job_dir(r.job.id());
+        handles.emplace_back(r.job.id(), launcher_for(r)->start(r, plan_job(r, dir), dir));
+      } catch (const StatusError& e) {
+        errors.emplace_back(r.job.id(), std::string("could not start: ") + e.what());
+      }
     }
+    lock.lock();
+    for (const auto& [id, handle] : handles) {
+      JobRecord& r = active_.at(std::stoll(id));  // running or submitting: nothing removes it meanwhile
+      r.handle = handle;
+      if (r.job.launcher() == "slurm") {
+        r.job.set_slurm_job_id(handle);
+        r.job.set_message("submitted to Slurm as job " + handle);
+      }
+      commit(r);
+      LOG(INFO) << "job " << id << ": started (" << (r.job.launcher() == "slurm" ? "Slurm job " : "supervisor ")
+                << handle << ")";
+    }
+    for (const auto& [id, error] : errors) finish(active_.at(std::stoll(id)), v1::JOB_STATE_FAILED, -1, error);
   }
   for (auto it = active_.begin(); it != active_.end();)
     it = job_ended(it->second.job.state()) ? active_.erase(it) : std::next(it);
@@ -374,11 +394,15 @@ void JobScheduler::monitor() {
         finish(r, v1::JOB_STATE_FAILED, -1,
                "the coordinator stopped while submitting it to Slurm: look for a Slurm job named stepwise-job-" +
                    r.job.id() + " (squeue --name), cancel it if it is there, and submit again");
-    start_queued();
-    // Launchers are asked without the lock (squeue may take a while); what they say is applied under it.
+    start_queued(lock);
+    // Launchers are asked without the lock (squeue may take a while); what they say is applied under it. A local
+    // job found RUNNING without a handle (the coordinator died while starting it) is asked too: its supervisor's
+    // heartbeat file names it, or it never started.
     std::vector<JobRecord> running;
     for (const auto& [id, r] : active_)
-      if (!r.handle.empty() && r.handle != "submitting") running.push_back(r);
+      if ((!r.handle.empty() && r.handle != "submitting") ||
+          (r.job.launcher() == "local" && r.job.state() == v1::JOB_STATE_RUNNING))
+        running.push_back(r);
     lock.unlock();
     std::vector<std::pair<int64_t, LaunchStatus>> seen;
     for (const JobRecord& r : running) {
@@ -391,7 +415,7 @@ void JobScheduler::monitor() {
     }
     lock.lock();
     for (const auto& [id, status] : seen) follow(id, status);
-    start_queued();  // into the slots just freed, not a poll later
+    start_queued(lock);  // into the slots just freed, not a poll later
     // Cancels: re-sent after a restart; forced when the job outlives the grace period.
     std::vector<std::pair<JobRecord, bool>> to_cancel;
     for (const auto& [id, r] : active_) {

@@ -63,7 +63,7 @@ class JobScheduler {
   struct Progress;  // a run's metrics.jsonl, read as it grows
 
   void monitor();
-  void start_queued();
+  void start_queued(std::unique_lock<std::mutex>& lock);
   void follow(int64_t id, const LaunchStatus& status);
   void finish(JobRecord& r, v1::JobState state, int exit_code, const std::string& message);
   void read_progress(JobRecord& r);
