@@ -9,6 +9,7 @@
 
 #include "serve/job_spec.h"
 #include "serve/job_store.h"
+#include "serve/job_supervisor.h"  // ExitRecord
 
 namespace stepwise::serve {
 
@@ -24,6 +25,15 @@ struct LaunchStatus {
   int failed_step = 0;
   bool cancelled = false;
   std::string detail;  // the launcher's own words (Slurm's state and reason)
+
+  static LaunchStatus ended(const ExitRecord& exit) {
+    LaunchStatus s;
+    s.phase = Phase::kEnded;
+    s.exit_code = exit.exit_code;
+    s.failed_step = exit.failed_step;
+    s.cancelled = exit.cancelled;
+    return s;
+  }
 };
 
 class JobLauncher {

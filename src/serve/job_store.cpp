@@ -23,6 +23,17 @@ constexpr const char* kSchema =
     "  job BLOB NOT NULL);"  // stepwise.v1.Job, serialized
     "CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs(state);";
 
+// Parameters 1-7 of the insert and the update: name, kind, state, output_dir, workdir, handle, cancel_requested.
+void bind_columns(sqlite3_stmt* s, const JobRecord& r) {
+  sqlite3_bind_text(s, 1, r.job.name().c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(s, 2, r.job.kind().c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int(s, 3, r.job.state());
+  sqlite3_bind_text(s, 4, r.job.output_dir().c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(s, 5, r.workdir.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(s, 6, r.handle.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int(s, 7, r.cancel_requested ? 1 : 0);
+}
+
 }  // namespace
 
 bool job_ended(v1::JobState state) {
@@ -74,13 +85,7 @@ void JobStore::insert(JobRecord& r, const std::function<void(JobRecord&)>& compl
                              "VALUES(?, ?, ?, ?, ?, ?, ?, x'')",
                              -1, &st.s, nullptr),
           "prepare insert");
-    sqlite3_bind_text(st.s, 1, r.job.name().c_str(), -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st.s, 2, r.job.kind().c_str(), -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int(st.s, 3, r.job.state());
-    sqlite3_bind_text(st.s, 4, r.job.output_dir().c_str(), -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st.s, 5, r.workdir.c_str(), -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st.s, 6, r.handle.c_str(), -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int(st.s, 7, r.cancel_requested ? 1 : 0);
+    bind_columns(st.s, r);
     check(sqlite3_step(st.s), "insert a job");
     // The id is the row's: the job blob carries it too, so it is written once the id is known (same transaction).
     const int64_t id = sqlite3_last_insert_rowid(db_);
@@ -110,13 +115,7 @@ void JobStore::update(const JobRecord& r) {
                            -1, &st.s, nullptr),
         "prepare update");
   const std::string blob = r.job.SerializeAsString();
-  sqlite3_bind_text(st.s, 1, r.job.name().c_str(), -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(st.s, 2, r.job.kind().c_str(), -1, SQLITE_TRANSIENT);
-  sqlite3_bind_int(st.s, 3, r.job.state());
-  sqlite3_bind_text(st.s, 4, r.job.output_dir().c_str(), -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(st.s, 5, r.workdir.c_str(), -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(st.s, 6, r.handle.c_str(), -1, SQLITE_TRANSIENT);
-  sqlite3_bind_int(st.s, 7, r.cancel_requested ? 1 : 0);
+  bind_columns(st.s, r);
   sqlite3_bind_blob(st.s, 8, blob.data(), static_cast<int>(blob.size()), SQLITE_TRANSIENT);
   sqlite3_bind_int64(st.s, 9, std::stoll(r.job.id()));
   // One statement outside BEGIN/COMMIT is its own transaction.

@@ -89,22 +89,16 @@ std::string LocalLauncher::start(const JobRecord& job, const std::vector<JobStep
 
 LaunchStatus LocalLauncher::poll(const JobRecord& job, const std::string& dir) {
   reap();
-  LaunchStatus s;
   ExitRecord exit;
   // The exit record is written last: once it is there the job is over, whatever the processes are doing.
-  if (read_exit_record(dir, exit)) {
-    s.phase = LaunchStatus::Phase::kEnded;
-    s.exit_code = exit.exit_code;
-    s.failed_step = exit.failed_step;
-    s.cancelled = exit.cancelled;
-    return s;
-  }
+  if (read_exit_record(dir, exit)) return LaunchStatus::ended(exit);
+  LaunchStatus s;
   const ProcessIdentity who = supervisor_of(job, dir);
   if (process_alive(who)) {
     s.phase = LaunchStatus::Phase::kRunning;
     return s;
   }
-  if (read_exit_record(dir, exit)) return poll(job, dir);  // it ended between the two looks
+  if (read_exit_record(dir, exit)) return LaunchStatus::ended(exit);  // it ended between the two looks
   s.phase = LaunchStatus::Phase::kVanished;
   s.detail = who.pid < 0 ? "its supervisor never started (no heartbeat file)"
                          : "its supervisor (pid " + std::to_string(who.pid) + ") is gone without an exit record";

@@ -156,12 +156,7 @@ LaunchStatus SlurmLauncher::poll(const JobRecord& job, const std::string& dir) {
     return s;
   }
   ExitRecord exit;
-  if (read_exit_record(dir, exit)) {
-    s.phase = LaunchStatus::Phase::kEnded;
-    s.exit_code = exit.exit_code;
-    s.failed_step = exit.failed_step;
-    return s;
-  }
+  if (read_exit_record(dir, exit)) return LaunchStatus::ended(exit);
   // Ended without an exit record (cancelled, timed out, node failure): Slurm's own account, while it keeps one.
   const CommandResult shown = run_command({"scontrol", "-o", "show", "job", id});
   const std::string state = field_of(" " + shown.output, "JobState");

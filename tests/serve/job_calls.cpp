@@ -95,24 +95,29 @@ JobCall submit(const ServerProcess& s, const v1::JobSpec& spec) {
   return r;
 }
 
-JobCall get_job(const ServerProcess& s, const std::string& id) {
+namespace {
+
+// A unary Jobs call that takes a job id and answers a Job.
+template <typename Request>
+JobCall call_with_id(const ServerProcess& s, const std::string& id,
+                     grpc::Status (v1::Jobs::Stub::*method)(grpc::ClientContext*, const Request&, v1::Job*)) {
   grpc::ClientContext context;
   set_deadline(context, 30);
-  v1::GetJobRequest request;
+  Request request;
   request.set_id(id);
   JobCall r;
-  r.status = stub(s)->GetJob(&context, request, &r.job);
+  r.status = (stub(s).get()->*method)(&context, request, &r.job);
   return r;
 }
 
+}  // namespace
+
+JobCall get_job(const ServerProcess& s, const std::string& id) {
+  return call_with_id<v1::GetJobRequest>(s, id, &v1::Jobs::Stub::GetJob);
+}
+
 JobCall cancel_job(const ServerProcess& s, const std::string& id) {
-  grpc::ClientContext context;
-  set_deadline(context, 30);
-  v1::CancelJobRequest request;
-  request.set_id(id);
-  JobCall r;
-  r.status = stub(s)->CancelJob(&context, request, &r.job);
-  return r;
+  return call_with_id<v1::CancelJobRequest>(s, id, &v1::Jobs::Stub::CancelJob);
 }
 
 v1::Job wait_for_job(const ServerProcess& s, const std::string& id, const std::function<bool(const v1::Job&)>& done,
@@ -130,6 +135,18 @@ v1::Job wait_for_job(const ServerProcess& s, const std::string& id, const std::f
   ADD_FAILURE() << "job " << id << " did not get there within " << timeout_s << " s; last seen:\n"
                 << last.DebugString();
   return last;
+}
+
+Cancelled cancel_and_wait(const ServerProcess& s, const std::string& id, double timeout_s) {
+  const auto asked = Clock::now();
+  const JobCall cancelled = cancel_job(s, id);
+  EXPECT_TRUE(cancelled.status.ok()) << cancelled.status.error_message();
+  Cancelled out;
+  out.job = wait_for_job(s, id, [](const v1::Job& j) { return j.state() != v1::JOB_STATE_RUNNING; }, timeout_s);
+  out.seconds = std::chrono::duration<double>(Clock::now() - asked).count();
+  std::printf("job %s: %s %.1f s after CancelJob\n", id.c_str(), v1::JobState_Name(out.job.state()).c_str(),
+              out.seconds);
+  return out;
 }
 
 Watched watch_job(const ServerProcess& s, const std::string& id, double timeout_s) {

@@ -36,6 +36,13 @@ v1::JobSpec sft_spec(const std::string& config_yaml, const std::string& launcher
 v1::Job wait_for_job(const ServerProcess& s, const std::string& id, const std::function<bool(const v1::Job&)>& done,
                      double timeout_s);
 
+// CancelJob, then the job once it has left RUNNING (within `timeout_s`), and the seconds that took.
+struct Cancelled {
+  v1::Job job;
+  double seconds = 0;
+};
+Cancelled cancel_and_wait(const ServerProcess& s, const std::string& id, double timeout_s);
+
 // WatchJob read to its end.
 struct Watched {
   grpc::Status status;

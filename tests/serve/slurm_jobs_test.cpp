@@ -6,7 +6,6 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
-#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 
@@ -18,8 +17,6 @@ namespace stepwise::test {
 namespace {
 
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
-
 constexpr double kJobTimeoutS = 600;   // queued behind another test's job, then ~20 s of work
 constexpr double kCancelWithinS = 60;  // scancel: SIGTERM, Slurm's KillWait (30 s by default), then SIGKILL
 
@@ -75,14 +72,8 @@ TEST_F(SlurmJobs, CancelEndsTheJobWithItsCheckpointWhole) {
   const std::string id = submitted.job.id();
   wait_for_job(*s, id, [&](const v1::Job& j) { return j.state() == v1::JOB_STATE_RUNNING && !checkpoints(run).empty(); },
                kJobTimeoutS);
-  const auto asked = Clock::now();
-  const JobCall cancelled = cancel_job(*s, id);
-  ASSERT_TRUE(cancelled.status.ok()) << cancelled.status.error_message();
-  const v1::Job ended = wait_for_job(*s, id, [](const v1::Job& j) { return j.state() != v1::JOB_STATE_RUNNING; },
-                                     kCancelWithinS);
-  const double seconds = std::chrono::duration<double>(Clock::now() - asked).count();
-  ASSERT_EQ(ended.state(), v1::JOB_STATE_CANCELLED) << ended.message();
-  std::printf("slurm cancel: CANCELLED %.1f s after CancelJob\n", seconds);
+  const Cancelled cancelled = cancel_and_wait(*s, id, kCancelWithinS);
+  ASSERT_EQ(cancelled.job.state(), v1::JOB_STATE_CANCELLED) << cancelled.job.message();
   EXPECT_TRUE(processes_running(state + "/jobs/" + id + "/config.yaml").empty());
   const ProcessResult exported =
       run_process(stepwise_binary() + " export --checkpoint " + run + " --output " + state + "-export");
