@@ -17,11 +17,8 @@ import argparse
 import concurrent.futures
 import json
 import os
-import queue
 import random
-import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -31,7 +28,12 @@ import unittest
 
 import grpc
 
-CLIENT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "clients", "python")
+TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
+if TESTS_DIR not in sys.path:  # stepwise_server.py is beside this file
+    sys.path.insert(0, TESTS_DIR)
+from stepwise_server import ServerProcess, start_watchdog, stop_all_servers  # noqa: E402
+
+CLIENT_DIR = os.path.join(TESTS_DIR, "..", "..", "clients", "python")
 VOCAB_SIZE = 1000  # the fixture's vocab_size
 CONTEXT_LENGTH = 256  # its max_position_embeddings
 MODEL_NAME = "qwen3-tiny-a"  # the served name: the folder's
@@ -39,88 +41,23 @@ OVERALL_TIMEOUT_S = 120
 STARTUP_TIMEOUT_S = 60
 CALL_TIMEOUT_S = 60
 STOP_GRACE_S = 10
-LISTENING = re.compile(r"^stepwise serve: listening on (\S+):(\d+) \((.*)\)$")
 
 
-class ServerProcess:
-    """`stepwise serve --listen 127.0.0.1:0` as a child process; its stdout is echoed to ours."""
-
-    running = []  # every started, not yet stopped server: the watchdog stops them
-    _lock = threading.Lock()
-
-    def __init__(self, *extra_flags):
-        command = [ARGS.stepwise, "serve", "--listen", "127.0.0.1:0", "--model", ARGS.model, *extra_flags]
-        print("starting:", " ".join(command), flush=True)
-        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-        with ServerProcess._lock:
-            ServerProcess.running.append(self)
-        self._lines = queue.Queue()
-        threading.Thread(target=self._echo_stdout, daemon=True).start()
-        self.address, self.features = self._wait_until_listening()
-
-    def _echo_stdout(self):
-        for line in self.process.stdout:
-            sys.stdout.write("[server] " + line)
-            sys.stdout.flush()
-            self._lines.put(line.rstrip("\n"))
-
-    def _wait_until_listening(self):
-        deadline = time.monotonic() + STARTUP_TIMEOUT_S
-        while time.monotonic() < deadline:
-            try:
-                line = self._lines.get(timeout=0.2)
-            except queue.Empty:
-                if self.process.poll() is not None:
-                    raise RuntimeError("stepwise serve exited with %d before listening" % self.process.returncode)
-                continue
-            match = LISTENING.match(line)
-            if match:
-                return "%s:%s" % (match.group(1), match.group(2)), match.group(3)
-        raise RuntimeError("stepwise serve printed no 'listening on' line within %d s" % STARTUP_TIMEOUT_S)
-
-    def stop(self):
-        """SIGTERM, then SIGKILL after STOP_GRACE_S. Returns (exit code, whether it had to be killed)."""
-        with ServerProcess._lock:
-            if self not in ServerProcess.running:
-                return self.process.returncode, False
-            ServerProcess.running.remove(self)
-        killed = False
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=STOP_GRACE_S)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-                killed = True
-        return self.process.returncode, killed
-
-    def stop_cleanly(self):
-        """stop(), failing (as a class clean-up error) unless the server drained and exited 0 after SIGTERM."""
-        code, killed = self.stop()
-        if killed:
-            raise AssertionError("stepwise serve ignored SIGTERM for %d s and was killed" % STOP_GRACE_S)
-        if code != 0:
-            raise AssertionError("stepwise serve exited with %d after SIGTERM (expected 0)" % code)
-
-
-def stop_all_servers():
-    for server in list(ServerProcess.running):
-        server.stop()
+def start_server(*extra_flags):
+    """`stepwise serve --listen 127.0.0.1:0 --model MODEL EXTRA_FLAGS...`, once it listens."""
+    return ServerProcess(ARGS.stepwise, ["--model", ARGS.model, *extra_flags], startup_timeout_s=STARTUP_TIMEOUT_S,
+                         stop_grace_s=STOP_GRACE_S)
 
 
 GENERATE_PROCESSES = set()  # `stepwise generate` children still running: the watchdog kills them
 GENERATE_LOCK = threading.Lock()
 
 
-def give_up():
-    """The watchdog: the run took too long; stop the servers and exit at once."""
-    print("\nFAILED: the test did not finish within %d s; stopping the servers" % OVERALL_TIMEOUT_S, flush=True)
+def kill_generate_processes():
+    """For the watchdog, before it stops the servers."""
     with GENERATE_LOCK:
         for process in GENERATE_PROCESSES:
             process.kill()
-    stop_all_servers()
-    os._exit(1)
 
 
 def reference_generations(prompt_ids, max_tokens, *extra_flags):
@@ -162,7 +99,7 @@ class PlainServerTest(unittest.TestCase):
         cls.sampled_prompt = random_prompt(rng, 16)
         cls.expected_samples = reference_generations(
             cls.sampled_prompt, 24, "--temperature", "0.8", "--top-p", "0.9", "--seed", "5", "--samples", "2")
-        cls.server = ServerProcess()
+        cls.server = start_server()
         cls.addClassCleanup(cls.server.stop_cleanly)
         cls.client = StepwiseClient(cls.server.address)
         cls.addClassCleanup(cls.client.close)
@@ -261,8 +198,8 @@ class SecuredServerTest(unittest.TestCase):
             cls.cert = f.read()
         with open(key, "rb") as f:
             cls.key = f.read()
-        cls.server = ServerProcess("--auth-token-file", token, "--tls-cert", cert, "--tls-key", key,
-                                   "--tls-client-ca", cert)
+        cls.server = start_server("--auth-token-file", token, "--tls-cert", cert, "--tls-key", key,
+                                  "--tls-client-ca", cert)
         cls.addClassCleanup(cls.server.stop_cleanly)
 
     def call_list_models(self, **client_options):
@@ -313,9 +250,7 @@ def parse_args():
 
 
 def main(unittest_args):
-    watchdog = threading.Timer(OVERALL_TIMEOUT_S, give_up)
-    watchdog.daemon = True
-    watchdog.start()
+    watchdog = start_watchdog(OVERALL_TIMEOUT_S, before_stopping=kill_generate_processes)
     try:
         program = unittest.main(argv=[sys.argv[0], "-v", *unittest_args], exit=False)
     finally:

