@@ -166,14 +166,16 @@ TEST(Serve, AFullQueueIsRefusedAtOnce) {
 }
 
 TEST(Serve, DeadlinesAndCancellationsFreeTheirBlocks) {
-  // One token per step: 64 samples of 250 tokens take thousands of steps, so the deadline passes mid-stream.
+  // One token per step: 128 samples (the API's most) of 250 tokens are 32,000 steps, about 9 s on the 2-core
+  // development machine (64 samples: 4.5 s). A 3 s deadline passes mid-stream on a machine up to 3x faster, and
+  // leaves the first token 3 s to come while other tests load the machine (1.5 s was once not enough under -j2).
   ServerProcess server("--model " + kFixture + " --max-tokens-per-step 1");
   ASSERT_NE(server.port(), 0);
   auto stub = v1::Generation::NewStub(connect(server));
   {
     v1::GenerateRequest r = ids_request({1, 2, 3}, 250);
-    r.set_n(64);
-    const auto call = OpenStream::open(*stub, r, 1.5);
+    r.set_n(128);
+    const auto call = OpenStream::open(*stub, r, 3);
     ASSERT_TRUE(call->started) << "the first token comes before the deadline";
     const grpc::Status late = call->finish();
     EXPECT_EQ(late.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED) << late.error_message();
