@@ -7,7 +7,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build ccache pkg-config git
   libopenblas-openmp-dev libgoogle-glog-dev libgflags-dev nlohmann-json3-dev libyaml-cpp-dev
-  libpcre2-dev libutf8proc-dev libsqlite3-dev
+  libpcre2-dev libutf8proc-dev libsqlite3-dev libxxhash-dev
   libopenmpi-dev openmpi-bin
   libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc
   libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev

@@ -76,28 +76,69 @@ std::string begin_checkpoint(const std::string& root, int64_t step) {
   return tmp;
 }
 
+const char* checksum_name(ChecksumKind kind) { return kind == ChecksumKind::kXxh3 ? "xxh3" : "fnv1a64"; }
+
+uint64_t file_checksum(ChecksumKind kind, const std::string& path) {
+  return kind == ChecksumKind::kXxh3 ? xxh3_64_file(path) : fnv1a64_file(path);
+}
+
 CheckpointFile describe_checkpoint_file(const std::string& dir, const std::string& name) {
   const std::string path = dir + "/" + name;
   CheckpointFile f;
   f.name = name;
   f.bytes = static_cast<int64_t>(fs::file_size(path));
-  f.fnv1a64 = fnv1a64_file(path);
+  f.hash = xxh3_64_file(path);
   return f;
+}
+
+nlohmann::json checkpoint_files_json(const std::vector<CheckpointFile>& files) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const CheckpointFile& f : files) {
+    nlohmann::json j = {{"name", f.name}, {"bytes", f.bytes}, {checksum_name(f.checksum), hash_hex(f.hash)}};
+    if (f.rank >= 0) j["rank"] = f.rank;
+    if (!f.host.empty()) j["host"] = f.host;
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
+std::vector<CheckpointFile> parse_checkpoint_files(const nlohmann::json& files, const std::string& dir,
+                                                   const std::string& path) {
+  std::vector<CheckpointFile> out;
+  try {
+    for (const auto& f : files) {
+      const std::string entry = "files[" + std::to_string(out.size()) + "]";
+      CheckpointFile c;
+      c.name = f.at("name").get<std::string>();
+      contained_path(dir, c.name, path, entry + ".name");
+      c.bytes = f.at("bytes").get<int64_t>();
+      c.checksum = f.contains("xxh3") ? ChecksumKind::kXxh3 : ChecksumKind::kFnv1a64;
+      const char* key = checksum_name(c.checksum);
+      c.hash = parse_hash_hex(f.at(key).get<std::string>(), path + ": " + entry + "." + key);
+      c.rank = f.value("rank", -1);
+      c.host = f.value("host", "");
+      out.push_back(std::move(c));
+    }
+  } catch (const nlohmann::json::exception& e) {
+    fail(StatusCode::kDataLoss, path, ": malformed files list (", e.what(), ")");
+  }
+  return out;
+}
+
+nlohmann::json checkpoint_manifest_json(const CheckpointManifest& m) {
+  return {{"format", "stepwise-checkpoint"},
+          {"version", kCheckpointFormatVersion},
+          {"step", m.step},
+          {"tokens_seen", m.tokens_seen},
+          {"layout", {{"tp", m.tp}, {"dp", m.dp}, {"zero1", m.zero1}}},
+          {"model_config", m.model_config},
+          {"trainer", m.trainer},
+          {"files", checkpoint_files_json(m.files)}};
 }
 
 std::string commit_checkpoint(const std::string& root, const std::string& tmp_dir,
                               const CheckpointManifest& m) {
-  nlohmann::json files = nlohmann::json::array();
-  for (const CheckpointFile& f : m.files)
-    files.push_back({{"name", f.name}, {"bytes", f.bytes}, {"fnv1a64", hash_hex(f.fnv1a64)}});
-  const nlohmann::json j = {{"format", "stepwise-checkpoint"},
-                            {"version", kCheckpointFormatVersion},
-                            {"step", m.step},
-                            {"tokens_seen", m.tokens_seen},
-                            {"layout", {{"tp", m.tp}, {"dp", m.dp}, {"zero1", m.zero1}}},
-                            {"model_config", m.model_config},
-                            {"trainer", m.trainer},
-                            {"files", files}};
+  const nlohmann::json j = checkpoint_manifest_json(m);
   write_file_atomic(tmp_dir + "/manifest.json", j.dump(2) + "\n");
   const std::string final_dir = root + "/" + checkpoint_dir_name(m.step);
   std::error_code ec;
@@ -126,9 +167,9 @@ CheckpointManifest read_checkpoint_manifest(const std::string& dir) {
   try {
     if (j.at("format") != "stepwise-checkpoint")
       fail(StatusCode::kDataLoss, path, ": not a stepwise checkpoint manifest");
-    if (j.at("version") != kCheckpointFormatVersion)
+    if (j.at("version") != 1 && j.at("version") != kCheckpointFormatVersion)
       fail(StatusCode::kDataLoss, path, ": checkpoint format version ", j.at("version").dump(),
-           "; this stepwise reads version ", kCheckpointFormatVersion);
+           "; this stepwise reads versions 1 to ", kCheckpointFormatVersion, " (a newer stepwise wrote it?)");
     m.step = j.at("step").get<int64_t>();
     m.tokens_seen = j.at("tokens_seen").get<int64_t>();
     m.tp = j.at("layout").at("tp").get<int>();
@@ -136,12 +177,7 @@ CheckpointManifest read_checkpoint_manifest(const std::string& dir) {
     m.zero1 = j.at("layout").at("zero1").get<bool>();
     m.model_config = j.at("model_config");
     m.trainer = j.at("trainer");
-    for (const auto& f : j.at("files")) {
-      const std::string name = f.at("name").get<std::string>();
-      contained_path(dir, name, path, "files[" + std::to_string(m.files.size()) + "].name");
-      m.files.push_back({name, f.at("bytes").get<int64_t>(),
-                         parse_hash_hex(f.at("fnv1a64").get<std::string>(), path + ": files[].fnv1a64")});
-    }
+    m.files = parse_checkpoint_files(j.at("files"), dir, path);
   } catch (const nlohmann::json::exception& e) {
     fail(StatusCode::kDataLoss, path, ": malformed manifest (", e.what(), ")");
   }
@@ -156,18 +192,19 @@ const CheckpointFile& find_checkpoint_file(const CheckpointManifest& m, const st
        " (written by another TP x DP layout?)");
 }
 
-void verify_checkpoint_file(const std::string& dir, const CheckpointFile& file) {
+void verify_checkpoint_file(const std::string& dir, const CheckpointFile& file, const std::string& advice) {
   const std::string path = contained_path(dir, file.name, dir + "/manifest.json", "files entry");
   std::error_code ec;
   const auto bytes = fs::file_size(path, ec);
   if (ec) fail(StatusCode::kDataLoss, path, " is listed in the manifest but cannot be read (", ec.message(), ")");
-  const auto what_to_do = "; the checkpoint is damaged: resume from an older one (move this directory away)";
+  const std::string what_to_do =
+      advice.empty() ? "; the checkpoint is damaged: resume from an older one (move this directory away)" : advice;
   if (static_cast<int64_t>(bytes) != file.bytes)
     fail(StatusCode::kDataLoss, path, " has ", bytes, " bytes, the manifest says ", file.bytes, what_to_do);
-  const uint64_t got = fnv1a64_file(path);
-  if (got != file.fnv1a64)
-    fail(StatusCode::kDataLoss, path, ": checksum mismatch (FNV-1a ", hash_hex(got), ", manifest ",
-         hash_hex(file.fnv1a64), ")", what_to_do);
+  const uint64_t got = file_checksum(file.checksum, path);
+  if (got != file.hash)
+    fail(StatusCode::kDataLoss, path, ": checksum mismatch (", checksum_name(file.checksum), " ", hash_hex(got),
+         ", manifest ", hash_hex(file.hash), ")", what_to_do);
 }
 
 std::string encode_tensor_shard_info(const TensorShardInfo& info) {

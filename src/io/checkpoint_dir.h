@@ -17,13 +17,26 @@
 
 namespace stepwise {
 
-constexpr int kCheckpointFormatVersion = 1;
+// Version 2: XXH3-64 checksums and the writer of each file. Version 1 manifests (FNV-1a 64) are still read.
+constexpr int kCheckpointFormatVersion = 2;
+
+enum class ChecksumKind { kFnv1a64, kXxh3 };
+const char* checksum_name(ChecksumKind kind);  // the manifest key: "fnv1a64", "xxh3"
+uint64_t file_checksum(ChecksumKind kind, const std::string& path);
 
 struct CheckpointFile {
   std::string name;  // relative to the checkpoint directory
   int64_t bytes = 0;
-  uint64_t fnv1a64 = 0;
+  uint64_t hash = 0;
+  ChecksumKind checksum = ChecksumKind::kXxh3;
+  int rank = -1;     // the world rank that wrote it (-1: not recorded, version 1)
+  std::string host;  // that rank's host name ("": not recorded): where a node-local file lives
 };
+
+// The manifest's "files" array, and back (DATA_LOSS naming `path` and the entry; names must stay inside `dir`).
+nlohmann::json checkpoint_files_json(const std::vector<CheckpointFile>& files);
+std::vector<CheckpointFile> parse_checkpoint_files(const nlohmann::json& files, const std::string& dir,
+                                                   const std::string& path);
 
 struct CheckpointManifest {
   int64_t step = 0;         // optimizer steps completed
@@ -47,19 +60,22 @@ std::string resolve_checkpoint_dir(const std::string& path);
 std::string checkpoint_tmp_dir(const std::string& root, int64_t step);
 // Rank 0: a fresh checkpoint_tmp_dir (removing one a crash left behind); returns its path.
 std::string begin_checkpoint(const std::string& root, int64_t step);
-// Describes a file just written into the checkpoint (size and checksum), for the manifest.
+// Describes a file just written into the checkpoint (size and XXH3 checksum), for the manifest.
 CheckpointFile describe_checkpoint_file(const std::string& dir, const std::string& name);
 // Rank 0, after every rank wrote its files: the manifest (atomically), then the rename of the .tmp directory into
 // place and an fsync of root. Returns the final path.
 std::string commit_checkpoint(const std::string& root, const std::string& tmp_dir,
                               const CheckpointManifest& manifest);
+// The manifest.json document commit_checkpoint writes.
+nlohmann::json checkpoint_manifest_json(const CheckpointManifest& manifest);
 // Removes all but the newest `keep` complete checkpoints, and stale .tmp directories.
 void prune_checkpoints(const std::string& root, int64_t keep);
 
 // Reads dir/manifest.json (DATA_LOSS naming the file when malformed).
 CheckpointManifest read_checkpoint_manifest(const std::string& dir);
-// The file's size and checksum against the manifest: DATA_LOSS naming the file, both values and what to do.
-void verify_checkpoint_file(const std::string& dir, const CheckpointFile& file);
+// The file's size and checksum against the manifest: DATA_LOSS naming the file, both values and what to do
+// (`what_to_do` replaces the default advice, which is to resume from an older checkpoint).
+void verify_checkpoint_file(const std::string& dir, const CheckpointFile& file, const std::string& what_to_do = "");
 const CheckpointFile& find_checkpoint_file(const CheckpointManifest& m, const std::string& dir,
                                            const std::string& name);
 

@@ -1,4 +1,4 @@
-// FNV-1a 64 over buffers and files.
+// FNV-1a 64 and XXH3-64 over buffers and files.
 #include "io/hash.h"
 
 #include <fcntl.h>
@@ -6,7 +6,10 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <new>
 #include <vector>
+
+#include <xxhash.h>
 
 #include "core/status.h"
 #include "io/os_error.h"
@@ -26,11 +29,14 @@ uint64_t fnv1a64(const void* data, size_t n) {
   return h.digest();
 }
 
-uint64_t fnv1a64_file(const std::string& path) {
+namespace {
+
+// Feeds a whole file to `update` in 1 MiB reads; a missing or unreadable file fails as the system call did.
+template <typename Update>
+void read_file_chunks(const std::string& path, Update update) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) fail_os_error("cannot open", path, errno);
   std::vector<unsigned char> buf(1 << 20);
-  Fnv1a64 h;
   while (true) {
     const ssize_t n = ::read(fd, buf.data(), buf.size());
     if (n < 0) {
@@ -40,9 +46,32 @@ uint64_t fnv1a64_file(const std::string& path) {
       fail_os_error("cannot read", path, err);
     }
     if (n == 0) break;
-    h.update(buf.data(), static_cast<size_t>(n));
+    update(buf.data(), static_cast<size_t>(n));
   }
   ::close(fd);
+}
+
+}  // namespace
+
+uint64_t fnv1a64_file(const std::string& path) {
+  Fnv1a64 h;
+  read_file_chunks(path, [&h](const void* p, size_t n) { h.update(p, n); });
+  return h.digest();
+}
+
+Xxh3Hasher::Xxh3Hasher() : state_(XXH3_createState()) {
+  if (!state_) throw std::bad_alloc();
+  XXH3_64bits_reset(static_cast<XXH3_state_t*>(state_));
+}
+Xxh3Hasher::~Xxh3Hasher() { XXH3_freeState(static_cast<XXH3_state_t*>(state_)); }
+void Xxh3Hasher::update(const void* data, size_t n) { XXH3_64bits_update(static_cast<XXH3_state_t*>(state_), data, n); }
+uint64_t Xxh3Hasher::digest() const { return XXH3_64bits_digest(static_cast<XXH3_state_t*>(state_)); }
+
+uint64_t xxh3_64(const void* data, size_t n) { return XXH3_64bits(data, n); }
+
+uint64_t xxh3_64_file(const std::string& path) {
+  Xxh3Hasher h;
+  read_file_chunks(path, [&h](const void* p, size_t n) { h.update(p, n); });
   return h.digest();
 }
 

@@ -48,13 +48,13 @@ nlohmann::json trainer_json(const TrainerState& s) {
 
 // Each rank checksums the files it wrote (in parallel: the reads and hashes of a large model's shards would
 // otherwise all fall on rank 0) and every rank learns all of them: per world rank, the model shard (written by DP
-// rank 0 only; zeros elsewhere) and the optimizer shard, each as (bytes, FNV-1a 64) in four int32 words.
+// rank 0 only; zeros elsewhere) and the optimizer shard, each as (bytes, XXH3-64) in four int32 words.
 std::vector<CheckpointFile> describe_written_files(const std::string& tmp, ProcessGrid& grid) {
   const std::string model_file = model_shard_file_name(grid.tp_rank);
   const std::string optim_file = optimizer_shard_file_name(grid.tp_rank, grid.dp_rank);
   std::vector<int32_t> mine(8, 0);
   const auto put = [&mine](int slot, const CheckpointFile& f) {
-    const uint64_t bytes = static_cast<uint64_t>(f.bytes), hash = f.fnv1a64;
+    const uint64_t bytes = static_cast<uint64_t>(f.bytes), hash = f.hash;
     std::memcpy(&mine[slot * 4], &bytes, sizeof bytes);
     std::memcpy(&mine[slot * 4 + 2], &hash, sizeof hash);
   };
@@ -67,7 +67,8 @@ std::vector<CheckpointFile> describe_written_files(const std::string& tmp, Proce
     f.name = name;
     uint64_t bytes = 0;
     std::memcpy(&bytes, &words[world_rank * 8 + slot * 4], sizeof bytes);
-    std::memcpy(&f.fnv1a64, &words[world_rank * 8 + slot * 4 + 2], sizeof f.fnv1a64);
+    std::memcpy(&f.hash, &words[world_rank * 8 + slot * 4 + 2], sizeof f.hash);
+    f.rank = world_rank;
     f.bytes = static_cast<int64_t>(bytes);
     return f;
   };
@@ -132,7 +133,8 @@ TrainerState load_checkpoint(const std::string& dir, Qwen3Model& model, TrainerO
   s.tokens_seen = m.tokens_seen;
   const std::string where = dir + "/manifest.json trainer";
   try {
-    s.loader = LoaderPosition::from_json(m.trainer.at("loader"), where);
+    s.loader_saved = !m.trainer.at("loader").is_null();
+    if (s.loader_saved) s.loader = LoaderPosition::from_json(m.trainer.at("loader"), where);
     s.skipped_steps = m.trainer.at("skipped_steps").get<int64_t>();
     s.consecutive_bad_steps = m.trainer.at("consecutive_bad_steps").get<int64_t>();
   } catch (const nlohmann::json::exception& e) {

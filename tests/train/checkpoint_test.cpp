@@ -67,8 +67,8 @@ TEST_F(CheckpointTest, StopAndResumeIsBitExact) {
   EXPECT_EQ(a.step, 8);
   EXPECT_EQ(a.tokens_seen, b.tokens_seen);
   for (const char* name : {"model-tp00.safetensors", "optimizer-tp00-dp00.safetensors"})
-    EXPECT_EQ(find_checkpoint_file(a, straight.last_checkpoint, name).fnv1a64,
-              find_checkpoint_file(b, second.last_checkpoint, name).fnv1a64)
+    EXPECT_EQ(find_checkpoint_file(a, straight.last_checkpoint, name).hash,
+              find_checkpoint_file(b, second.last_checkpoint, name).hash)
         << name;
   EXPECT_EQ(a.trainer, b.trainer);
 }
@@ -115,8 +115,8 @@ TEST_F(CheckpointTest, SigkillDuringACheckpointLeavesThePreviousOneResumable) {
     EXPECT_EQ(losses[s].first, static_cast<double>(s + 1));
     EXPECT_EQ(losses[s].second, straight.steps[s].loss) << "step " << s + 1;  // bit for bit
   }
-  EXPECT_EQ(read_checkpoint_manifest(root + "/step-00000008").files[0].fnv1a64,
-            read_checkpoint_manifest(straight.last_checkpoint).files[0].fnv1a64);
+  EXPECT_EQ(read_checkpoint_manifest(root + "/step-00000008").files[0].hash,
+            read_checkpoint_manifest(straight.last_checkpoint).files[0].hash);
 }
 
 // Flips one byte in the middle of a file.
