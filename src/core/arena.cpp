@@ -8,7 +8,7 @@ namespace stepwise {
 void ArenaPlan::add(Tensor* slot, Shape shape, DType dtype) {
   const size_t bytes = static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype);
   entries_.push_back({slot, std::move(shape), dtype, bytes_});
-  bytes_ += (bytes + 255) / 256 * 256;
+  bytes_ += slot_bytes(bytes);
 }
 
 std::shared_ptr<void> ArenaPlan::allocate(Device device) {

@@ -15,6 +15,8 @@ class ArenaPlan {
   // Records that *slot will receive a tensor of this shape and dtype when allocate() runs.
   void add(Tensor* slot, Shape shape, DType dtype);
   size_t bytes() const { return bytes_; }
+  // The bytes a slot of `bytes` takes in the block: views start 256-byte aligned.
+  static size_t slot_bytes(size_t bytes) { return (bytes + 255) / 256 * 256; }
   // One allocation on `device`, zeroed; every slot is set to its view. Returns the owner of the block.
   std::shared_ptr<void> allocate(Device device);
 

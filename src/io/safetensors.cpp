@@ -210,16 +210,6 @@ std::shared_ptr<SafetensorsFile> open_shard(const std::string& index_path, const
   return SafetensorsFile::open(shard_path);
 }
 
-const char* st_dtype_name_of(DType dtype) {
-  switch (dtype) {
-    case DType::kF32: return "F32";
-    case DType::kBF16: return "BF16";
-    case DType::kF16: return "F16";
-    case DType::kI32: return "I32";
-  }
-  fail(StatusCode::kInternal, "no safetensors dtype for ", dtype_name(dtype));
-}
-
 bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
@@ -233,6 +223,16 @@ bool file_exists(const std::string& path) {
 
 const char* st_dtype_name(StDType dtype) { return st_dtype_info(dtype).name; }
 size_t st_dtype_size(StDType dtype) { return st_dtype_info(dtype).size; }
+
+StDType st_dtype_of(DType dtype) {
+  switch (dtype) {
+    case DType::kF32: return StDType::kF32;
+    case DType::kBF16: return StDType::kBF16;
+    case DType::kF16: return StDType::kF16;
+    case DType::kI32: return StDType::kI32;
+  }
+  fail(StatusCode::kInternal, "no safetensors dtype for ", dtype_name(dtype));
+}
 
 std::optional<DType> tensor_dtype_of(StDType dtype) {
   switch (dtype) {
@@ -346,6 +346,8 @@ SafetensorsCheckpoint SafetensorsCheckpoint::open(const std::string& path) {
   return ckpt;
 }
 
+void SafetensorsFile::release_pages() const { ::madvise(map_, map_size_, MADV_DONTNEED); }
+
 const SafetensorsFile& SafetensorsCheckpoint::file_of(const std::string& name) const {
   const auto it = index_.find(name);
   if (it == index_.end()) fail(StatusCode::kNotFound, source_, ": no tensor '", name, "'");
@@ -424,28 +426,36 @@ std::vector<int64_t> SafetensorsCheckpoint::read_i64(const std::string& name) co
 
 // ---- writing ----
 
-void write_safetensors(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& tensors,
-                       const std::map<std::string, std::string>& metadata) {
+std::string safetensors_header(const std::string& path, const std::vector<StHeaderEntry>& tensors,
+                               const std::map<std::string, std::string>& metadata) {
   nlohmann::ordered_json header = nlohmann::ordered_json::object();  // keeps the caller's tensor order
   if (!metadata.empty()) header["__metadata__"] = metadata;
-  std::vector<Tensor> host;
   size_t offset = 0;
-  for (const auto& [name, tensor] : tensors) {
-    if (name.empty() || name == "__metadata__" || header.contains(name))
-      invalid_argument(path, ": cannot write tensor '", name, "': the name is empty, reserved or repeated");
-    if (!tensor.defined() && tensor.numel() > 0) invalid_argument(path, ": tensor '", name, "' is undefined");
-    host.push_back(tensor.to(Device::kCPU));
-    const size_t end = offset + tensor.nbytes();
-    header[name] = {
-        {"dtype", st_dtype_name_of(tensor.dtype())}, {"shape", tensor.shape()}, {"data_offsets", {offset, end}}};
+  for (const StHeaderEntry& t : tensors) {
+    if (t.name.empty() || t.name == "__metadata__" || header.contains(t.name))
+      invalid_argument(path, ": cannot write tensor '", t.name, "': the name is empty, reserved or repeated");
+    const size_t end = offset + static_cast<size_t>(shape_numel(t.shape)) * st_dtype_size(t.dtype);
+    header[t.name] = {{"dtype", st_dtype_name(t.dtype)}, {"shape", t.shape}, {"data_offsets", {offset, end}}};
     offset = end;
   }
   std::string text = header.dump();
   text.append((8 - text.size() % 8) % 8, ' ');  // spaces keep the data section 8-byte aligned, as the format allows
   const uint64_t length = text.size();
+  return std::string(reinterpret_cast<const char*>(&length), sizeof length) + text;
+}
+
+void write_safetensors(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& tensors,
+                       const std::map<std::string, std::string>& metadata) {
+  std::vector<StHeaderEntry> entries;
+  std::vector<Tensor> host;
+  for (const auto& [name, tensor] : tensors) {
+    if (!tensor.defined() && tensor.numel() > 0) invalid_argument(path, ": tensor '", name, "' is undefined");
+    host.push_back(tensor.to(Device::kCPU));
+    entries.push_back({name, st_dtype_of(tensor.dtype()), tensor.shape()});
+  }
+  const std::string header = safetensors_header(path, entries, metadata);
   write_file_atomic(path, [&](std::FILE* f) {
-    std::fwrite(&length, sizeof(length), 1, f);
-    std::fwrite(text.data(), 1, text.size(), f);
+    std::fwrite(header.data(), 1, header.size(), f);
     for (const Tensor& t : host)
       if (t.nbytes() > 0) std::fwrite(t.data(), 1, t.nbytes(), f);
   });

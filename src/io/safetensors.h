@@ -47,6 +47,9 @@ class SafetensorsFile {
   bool has(const std::string& name) const { return tensors_.count(name) > 0; }
   const StTensorInfo& info(const std::string& name) const;  // NOT_FOUND naming file and tensor
   const uint8_t* bytes(const StTensorInfo& info) const;    // start of the tensor's data
+  // Drops the mapped pages this process has touched from its resident set (they stay in the page cache): a
+  // streaming reader bounds its memory by calling this after each buffer it consumed.
+  void release_pages() const;
 
  private:
   SafetensorsFile() = default;
@@ -75,6 +78,8 @@ class SafetensorsCheckpoint {
   StDType dtype(const std::string& name) const;
   std::vector<std::string> names() const;
   const std::string& source() const { return source_; }  // for messages
+  // The file holding tensor `name` (NOT_FOUND naming the checkpoint and tensor).
+  const SafetensorsFile& file_of(const std::string& name) const;
 
   // Reads the whole tensor into dst (a CPU f32 tensor whose shape must equal the stored shape; a mismatch is an
   // INVALID_ARGUMENT naming file, tensor and both shapes). Accepts F32, BF16, F16 (converted) and F64.
@@ -87,11 +92,21 @@ class SafetensorsCheckpoint {
   std::vector<int64_t> read_i64(const std::string& name) const;
 
  private:
-  const SafetensorsFile& file_of(const std::string& name) const;
   std::string source_;
   std::vector<std::shared_ptr<SafetensorsFile>> files_;
   std::map<std::string, size_t> index_;  // tensor name -> files_ position
 };
+
+// A safetensors header (the 8-byte length, then JSON padded with spaces to 8 bytes) for tensors stored in this
+// order, back to back; `path` names the file in errors (an empty, reserved or repeated name).
+struct StHeaderEntry {
+  std::string name;
+  StDType dtype;
+  Shape shape;
+};
+std::string safetensors_header(const std::string& path, const std::vector<StHeaderEntry>& tensors,
+                               const std::map<std::string, std::string>& metadata);
+StDType st_dtype_of(DType dtype);
 
 // Writes tensors (CPU, any Tensor dtype; stored as that dtype) to `path` atomically: a temporary file in the
 // same directory, fsync, rename, fsync of the directory. Tensor names keep the given order.

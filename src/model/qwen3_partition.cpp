@@ -1,6 +1,7 @@
 // The tensor-parallel partition of a Qwen3 model: per-rank sizes and the table of every weight.
 #include "model/qwen3_partition.h"
 
+#include "core/arena.h"
 #include "core/status.h"
 
 namespace stepwise {
@@ -46,6 +47,25 @@ std::vector<Qwen3TensorSpec> qwen3_tensor_specs(const Qwen3Config& c) {
   }
   out.push_back({"model.norm.weight", {D}, kRep, false, S::kFinalNorm});
   if (!c.tie_word_embeddings) out.push_back({"lm_head.weight", {V, D}, kVocab, false, S::kLmHead});
+  return out;
+}
+
+Qwen3FlatLayout qwen3_flat_layout(const Qwen3Config& config, int tp_rank, int tp_size, int64_t multiple) {
+  // As the model plans its f32 gradients (model/parameters.cpp, plan_weights): one arena slot per spec of part 0
+  // holding all its parts; then zero padding to a whole number of 64 x multiple elements (model/qwen3.cpp).
+  Qwen3FlatLayout out;
+  int64_t at = 0, slot_at = 0;
+  for (const Qwen3TensorSpec& s : qwen3_tensor_specs(config)) {
+    const int64_t numel = shape_numel(tp_shard(s.split, s.full_shape, tp_rank, tp_size, s.name).shape);
+    if (s.part == 0) {
+      slot_at = at;
+      at += static_cast<int64_t>(ArenaPlan::slot_bytes(static_cast<size_t>(numel * s.parts) * sizeof(float)) /
+                                 sizeof(float));
+    }
+    out.entries.push_back({s.name, slot_at + s.part * numel, numel});
+  }
+  const int64_t unit = 64 * multiple;
+  out.total = (at + unit - 1) / unit * unit;
   return out;
 }
 

@@ -59,4 +59,18 @@ struct Qwen3TensorSpec {
 // blocks (a tied model has no lm_head.weight: the LM head is the embedding).
 std::vector<Qwen3TensorSpec> qwen3_tensor_specs(const Qwen3Config& config);
 
+// Where each weight of one TP rank sits in the model's flat gradient block (Qwen3Model::grad_block(), the layout
+// ZeRO-1 slices), computed without building the model: checkpoint conversion lays optimizer shards out with it.
+struct Qwen3FlatLayout {
+  struct Entry {
+    std::string name;
+    int64_t offset = 0;  // elements from the block's start
+    int64_t numel = 0;
+  };
+  std::vector<Entry> entries;  // qwen3_tensor_specs() order
+  int64_t total = 0;           // the block's elements, padding included
+};
+// `multiple`: ModelOptions::flat_block_multiple (the DP size under ZeRO-1, else 1).
+Qwen3FlatLayout qwen3_flat_layout(const Qwen3Config& config, int tp_rank, int tp_size, int64_t multiple);
+
 }  // namespace stepwise

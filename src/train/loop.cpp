@@ -162,7 +162,7 @@ TrainResult run_sft(const TrainConfig& cfg, const RunOptions& opts) {
                      "to continue that run, or choose another run.output_dir");
   if (!existing.empty()) {
     state = load_checkpoint(existing, model, optimizer, grid, cfg.run.zero1);
-    train.seek(state.loader);
+    if (state.loader_saved) train.seek(state.loader);
     log.line("resumed from %s: step %lld, %lld tokens seen", existing.c_str(), static_cast<long long>(state.step),
              static_cast<long long>(state.tokens_seen));
   } else if (opts.resume) {

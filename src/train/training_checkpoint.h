@@ -24,6 +24,8 @@ struct TrainerState {
   int64_t skipped_steps = 0;
   int64_t consecutive_bad_steps = 0;
   LoaderPosition loader;
+  // false: the checkpoint records no position (a converted Hugging Face model): the loader starts afresh.
+  bool loader_saved = true;
 };
 
 // Collective over the grid. Returns the committed checkpoint directory.
