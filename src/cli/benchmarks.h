@@ -21,11 +21,14 @@ void add_bench_scaling(CommandLine& cli, CLI::App& bench);
 void add_bench_serve(CommandLine& cli, CLI::App& bench);
 void add_bench_grpc(CommandLine& cli, CLI::App& bench);
 void add_bench_jobs(CommandLine& cli, CLI::App& bench);
+void add_bench_convert(CommandLine& cli, CLI::App& bench);
 
 // Shared by the benchmarks.
 double seconds_since(std::chrono::steady_clock::time_point t0);
 // Runs a shell command (a baseline script, a worker job) and returns the JSON object that ends its stdout (its
 // result line); a failure, or output without that line, names the command and its output.
 nlohmann::json run_json(const std::string& cmd);
+// Runs a shell command and returns its stdout; a failure names the command and its output.
+std::string run_capture(const std::string& cmd);
 
 }  // namespace stepwise::cli

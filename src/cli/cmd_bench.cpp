@@ -15,9 +15,7 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-namespace {
-
-// Runs a command and returns its stdout; errors name the command. Its stderr goes straight to ours.
+// Its stderr goes straight to ours.
 std::string run_capture(const std::string& cmd) {
   FILE* p = popen(cmd.c_str(), "r");
   if (!p) fail(StatusCode::kUnavailable, "could not start: ", cmd);
@@ -31,8 +29,6 @@ std::string run_capture(const std::string& cmd) {
          "above): ", cmd, out.empty() ? "" : "; its output: " + out);
   return out;
 }
-
-}  // namespace
 
 nlohmann::json run_json(const std::string& cmd) {
   const std::string out = run_capture(cmd);
@@ -50,7 +46,7 @@ void add_bench_command(CommandLine& cli, CLI::App& parent) {
       "stepwise bench cpu-train --preset qwen3-tiny --batch 4 --seq 256",
       "Each prints its figures, the baseline's, and one JSON line of results (docs/performance.md).");
   for (auto add : {add_bench_cpu_train, add_bench_gpu_train, add_bench_gpu_decode, add_bench_gpu_prefill,
-                   add_bench_scaling, add_bench_serve, add_bench_grpc, add_bench_jobs})
+                   add_bench_scaling, add_bench_serve, add_bench_grpc, add_bench_jobs, add_bench_convert})
     add(cli, bench);
   set_subcommand_heading(bench, "Benchmarks");
 }

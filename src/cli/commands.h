@@ -16,6 +16,7 @@ void add_tokenize_command(CommandLine& cli, CLI::App& parent);
 void add_data_command(CommandLine& cli, CLI::App& parent);
 void add_train_command(CommandLine& cli, CLI::App& parent);
 void add_export_command(CommandLine& cli, CLI::App& parent);
+void add_convert_command(CommandLine& cli, CLI::App& parent);
 void add_demo_command(CommandLine& cli, CLI::App& parent);
 void add_serve_command(CommandLine& cli, CLI::App& parent);
 void add_worker_command(CommandLine& cli, CLI::App& parent);
