@@ -5,10 +5,12 @@
 #include <sys/statvfs.h>
 #include <csignal>
 #include <cstdlib>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -19,6 +21,7 @@
 #include "io/atomic_file.h"
 #include "io/hash.h"
 #include "io/json_file.h"
+#include "io/os_error.h"
 #include "train/progress.h"
 
 namespace stepwise {
@@ -98,6 +101,14 @@ void check_free_space(const std::string& dir, int64_t needed) {
   if (avail < needed)
     fail(StatusCode::kResourceExhausted, "convert: ", dir, " has ", avail, " bytes free; this host's share of the ",
          "output is ", needed, " bytes: free space or choose another --output");
+}
+
+void fsync_file(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) fail_os_error("cannot open", path, errno);
+  const int rc = ::fsync(fd), err = errno;
+  ::close(fd);
+  if (rc != 0) fail_os_error("cannot fsync", path, err);
 }
 
 std::string gb(int64_t bytes) {
@@ -204,15 +215,23 @@ ConvertReport run_convert(const ConvertOptions& o, const ProcessGrid& grid) {
                       " MB/s");
     });
     done += files[i].data_bytes();
-    const uint64_t back = xxh3_64_file(path);  // what the disk returns is what was hashed while writing
-    if (back != w.xxh3)
-      fail(StatusCode::kDataLoss, path, ": reads back with XXH3 ", hash_hex(back), " after writing ", hash_hex(w.xxh3),
-           ": the disk or file system lost data; convert again, elsewhere");
     // Tests of crash safety: STEPWISE_TEST_KILL_DURING_CONVERT=1 kills the rank after its first file.
     if (const char* kill = std::getenv("STEPWISE_TEST_KILL_DURING_CONVERT"); kill && std::string(kill) == "1")
       std::raise(SIGKILL);
     std::memcpy(&words[i * 4], &w.bytes, sizeof w.bytes);
     std::memcpy(&words[i * 4 + 2], &w.xxh3, sizeof w.xxh3);
+  }
+  // Durable, then read back: what the disk returns is what was hashed while writing.
+  for (size_t i = 0; i < files.size(); ++i) {
+    if (owner[i] != grid.world_rank) continue;
+    const std::string path = partial + "/" + files[i].name;
+    fsync_file(path);
+    uint64_t written;
+    std::memcpy(&written, &words[i * 4 + 2], sizeof written);
+    const uint64_t back = xxh3_64_file(path);
+    if (back != written)
+      fail(StatusCode::kDataLoss, path, ": reads back with XXH3 ", hash_hex(back), " after writing ", hash_hex(written),
+           ": the disk or file system lost data; convert again, elsewhere");
   }
   if (bar) bar->finish(gb(mine));
   const std::vector<int32_t> all = gather_from_every_rank(grid, words);  // also: every rank has written its files

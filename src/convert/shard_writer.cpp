@@ -78,7 +78,6 @@ WrittenFile ShardWriter::write(const std::string& path, const OutputFile& file,
       }
     }
     flush_buffer();
-    if (::fsync(fd) != 0) fail_os_error("cannot fsync", path, errno);
   } catch (...) {
     ::close(fd);
     hasher_ = nullptr;

@@ -25,7 +25,8 @@ class ShardWriter {
   // buffer_bytes: at least 1 MiB.
   ShardWriter(const ConvertSource& source, int64_t buffer_bytes);
 
-  // Writes `file` to `path` (created, or truncated), fsyncs it, and returns its size and checksum. `progress` is
+  // Writes `file` to `path` (created, or truncated) and returns its size and checksum. The caller fsyncs it (after
+  // writing its other files too, so that the disk works while the next file is produced). `progress` is
   // called with the data bytes written so far after each buffer. A full disk is RESOURCE_EXHAUSTED naming the file
   // and the bytes it still needed.
   WrittenFile write(const std::string& path, const OutputFile& file, const std::function<void(int64_t)>& progress);
