@@ -210,9 +210,9 @@ ConvertReport run_convert(const ConvertOptions& o, const ProcessGrid& grid) {
     const WrittenFile w = writer.write(path, files[i], [&](int64_t bytes) {
       if (!bar) return;
       const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      bar->update(static_cast<double>(done + bytes),
-                  gb(done + bytes) + ", " + std::to_string(static_cast<int>((done + bytes) / 1e6 / std::max(s, 1e-3))) +
-                      " MB/s");
+      char rate[32];
+      std::snprintf(rate, sizeof rate, "%.2f GB/s", static_cast<double>(done + bytes) / 1e9 / std::max(s, 1e-3));
+      bar->update(static_cast<double>(done + bytes), gb(done + bytes) + ", " + rate);
     });
     done += files[i].data_bytes();
     // Tests of crash safety: STEPWISE_TEST_KILL_DURING_CONVERT=1 kills the rank after its first file.

@@ -6,6 +6,7 @@
 
 #include <map>
 
+#include "../train/train_test_util.h"
 #include "convert/tensor_region.h"
 #include "model/qwen3.h"
 
@@ -13,34 +14,24 @@ namespace stepwise {
 namespace {
 
 TEST(FlatLayout, MatchesTheModelsGradientBlock) {
-  Qwen3Config c;
-  c.vocab_size = 515;  // not a multiple of the TP size: the last vocab range is shorter
-  c.hidden_size = 64;
-  c.intermediate_size = 96;
-  c.num_layers = 2;
-  c.num_heads = 4;
-  c.num_kv_heads = 2;
-  c.head_dim = 16;
-  c.max_position_embeddings = 64;
-  c.rope_theta = 10000;
-  c.rms_norm_eps = 1e-6;
+  Qwen3Config c = train_test::tiny_config(/*vocab=*/515, /*hidden=*/64, /*layers=*/2);  // 515: padding varies
   for (bool tied : {true, false})
     for (int64_t multiple : {1, 3, 4}) {
-        c.tie_word_embeddings = tied;
-        ModelOptions o;
-        o.flat_block_multiple = multiple;
-        Qwen3Model model(c, o);
-        const Qwen3FlatLayout layout = qwen3_flat_layout(c, 0, 1, multiple);
-        ASSERT_EQ(layout.total, model.grad_block().numel()) << "multiple " << multiple;
-        ASSERT_EQ(layout.entries.size(), model.parameters().size());
-        for (size_t i = 0; i < layout.entries.size(); ++i) {
-          const Parameter& p = model.parameters()[i];
-          EXPECT_EQ(layout.entries[i].name, p.name);
-          EXPECT_EQ(layout.entries[i].numel, p.grad.numel()) << p.name;
-          const auto at = static_cast<const float*>(p.grad.data()) - static_cast<const float*>(model.grad_block().data());
-          EXPECT_EQ(layout.entries[i].offset, at) << p.name << " tied " << tied << " multiple " << multiple;
-        }
+      c.tie_word_embeddings = tied;
+      ModelOptions o;
+      o.flat_block_multiple = multiple;
+      Qwen3Model model(c, o);
+      const Qwen3FlatLayout layout = qwen3_flat_layout(c, 0, 1, multiple);
+      ASSERT_EQ(layout.total, model.grad_block().numel()) << "multiple " << multiple;
+      ASSERT_EQ(layout.entries.size(), model.parameters().size());
+      for (size_t i = 0; i < layout.entries.size(); ++i) {
+        const Parameter& p = model.parameters()[i];
+        EXPECT_EQ(layout.entries[i].name, p.name);
+        EXPECT_EQ(layout.entries[i].numel, p.grad.numel()) << p.name;
+        const auto at = static_cast<const float*>(p.grad.data()) - static_cast<const float*>(model.grad_block().data());
+        EXPECT_EQ(layout.entries[i].offset, at) << p.name << " tied " << tied << " multiple " << multiple;
       }
+    }
 }
 
 TEST(TensorRegion, ColumnShardsIntoFlatSlices) {
@@ -63,7 +54,8 @@ TEST(TensorRegion, ColumnShardsIntoFlatSlices) {
       std::vector<float> got(static_cast<size_t>(end - begin), -1);
       std::vector<const SafetensorsFile*> touched;
       copy_region(pieces, want, 0, end - begin, got.data(), StDType::kF32, "t", touched);
-      for (int64_t k = begin; k < end; ++k) EXPECT_EQ(got[static_cast<size_t>(k - begin)], full[static_cast<size_t>(C + k)]);
+      for (int64_t k = begin; k < end; ++k)
+        EXPECT_EQ(got[static_cast<size_t>(k - begin)], full[static_cast<size_t>(C + k)]);
     }
   // An element no piece holds is refused.
   pieces.pop_back();

@@ -15,6 +15,7 @@
 #include "../train/train_test_util.h"
 #include "convert/synthetic_model.h"
 #include "io/checkpoint_dir.h"
+#include "io/hash.h"
 #include "io/safetensors.h"
 #include "model/hf_export.h"
 #include "model/qwen3.h"
@@ -79,6 +80,14 @@ void round_trip(const std::string& name, const std::string& hf, int tp, const st
   const std::string original = score(hf, dir + "/ids.jsonl");
   EXPECT_EQ(score(dir + "/hf2", dir + "/ids.jsonl"), original);
   EXPECT_EQ(score(dir + "/hf1", dir + "/ids.jsonl"), original);
+  // An independent reader of Hugging Face folders (tests/train/torch_score.py: weight_map, shards, float64 forward)
+  // scores the sharded output exactly as the original.
+  const std::string torch_score = "/usr/bin/python3 " + std::string(STEPWISE_ROOT_DIR) + "/tests/train/torch_score.py ";
+  const ProcessResult a = test::run_process(torch_score + hf + " " + dir + "/ids.jsonl"),
+                      b = test::run_process(torch_score + dir + "/hf2 " + dir + "/ids.jsonl");
+  ASSERT_EQ(a.exit_code, 0) << a.describe();
+  ASSERT_EQ(b.exit_code, 0) << b.describe();
+  EXPECT_EQ(b.out, a.out);
 }
 
 TEST(Convert, RoundTripFixtureA) { round_trip("a", fixture("qwen3-tiny-a"), 2, " --dtype bfloat16"); }  // bf16, tied
@@ -226,6 +235,56 @@ TEST(Convert, KilledConversionLeavesNothingCompleteAndReRunSucceeds) {
   ASSERT_EQ(rerun.exit_code, 0) << rerun.describe();
   EXPECT_FALSE(fs::exists(dir + "/out.partial"));
   EXPECT_EQ(run_stepwise("convert --verify " + dir + "/out").exit_code, 0);
+}
+
+// Checkpoints written before XXH3 (manifest version 1, FNV-1a 64) are still verified and converted.
+TEST(Convert, VersionOneManifestsAreStillRead) {
+  const std::string dir = fresh_dir("v1");
+  ASSERT_EQ(convert("--input " + fixture("qwen3-tiny-a") + " --output " + dir + "/ckpt --format native").exit_code, 0);
+  nlohmann::json m = nlohmann::json::parse(read_text(dir + "/ckpt/manifest.json"));
+  m["version"] = 1;
+  for (auto& f : m["files"]) {
+    f.erase("xxh3");
+    f.erase("rank");
+    f.erase("host");
+    f["fnv1a64"] = hash_hex(fnv1a64_file(dir + "/ckpt/" + f["name"].get<std::string>()));
+  }
+  write_text(dir + "/ckpt/manifest.json", m.dump(2));
+  ProcessResult r = run_stepwise("convert --verify " + dir + "/ckpt");
+  EXPECT_EQ(r.exit_code, 0) << r.describe();
+  r = convert("--input " + dir + "/ckpt --output " + dir + "/hf --format hf --dtype bfloat16");
+  ASSERT_EQ(r.exit_code, 0) << r.describe();
+  expect_same_tensors(fixture("qwen3-tiny-a"), dir + "/hf");
+  {
+    std::fstream f(dir + "/ckpt/model-tp00.safetensors", std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(-8, std::ios::end);
+    f.put('\x11');
+  }
+  r = run_stepwise("convert --verify " + dir + "/ckpt");
+  EXPECT_NE(r.err.find("model-tp00.safetensors: checksum mismatch (fnv1a64"), std::string::npos) << r.err;
+}
+
+TEST(Convert, MismatchedConfigAndFullDiskAreRefused) {
+  const std::string dir = fresh_dir("mismatch");
+  fs::copy(fixture("qwen3-tiny-a"), dir + "/hf");
+  nlohmann::json config = nlohmann::json::parse(read_text(dir + "/hf/config.json"));
+  config["intermediate_size"] = 192;
+  write_text(dir + "/hf/config.json", config.dump());
+  ProcessResult r = convert("--input " + dir + "/hf --output " + dir + "/out --format native");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("mlp.gate_proj.weight"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("config.json does not match the weights"), std::string::npos) << r.err;
+
+  // A 1 MiB file system for an output of about 2 MB (weights and AdamW moments of the f32 fixture).
+  fs::create_directories(dir + "/small");
+  if (test::run_process("mount -t tmpfs -o size=1m tmpfs " + dir + "/small").exit_code != 0)
+    GTEST_SKIP() << "cannot mount a small tmpfs here (not root?): the full-disk case is not checked";
+  r = convert("--input " + fixture("qwen3-tiny-b") + " --output " + dir + "/small/out --format native");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("bytes free"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("free space or choose another --output"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir + "/small/out"));
+  EXPECT_EQ(test::run_process("umount " + dir + "/small").exit_code, 0);
 }
 
 // Peak memory on a model far larger than the buffer: VmHWM of the converting process, minus its RSS before it

@@ -2,8 +2,8 @@
 // outlives its coordinator killed with SIGKILL and ends SUCCEEDED under the next one, WatchJob streaming its progress,
 // its exported model then served by a worker; a cancel that ends every rank within seconds, keeps the checkpoint,
 // and a resubmission that resumes from it; bad specs refused at submit naming the key and line, with nothing
-// stored; a job that crashes FAILED with its last log lines; a job whose processes vanished while no coordinator
-// ran FAILED saying so. Each test cleans up its job processes whatever happens.
+// stored; a job that crashes FAILED with its last log lines; a 2-rank convert job; a job whose processes vanished
+// while no coordinator ran FAILED saying so. Each test cleans up its job processes whatever happens.
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -207,6 +207,30 @@ TEST(Jobs, BadSpecsAreRefusedAtSubmitAndACrashIsFailedWithItsLog) {
   EXPECT_EQ(s->terminate(30), 0);
 }
 
+// Kinds other than sft run their command with the spec's args: a 2-rank checkpoint conversion (stepwise convert
+// under mpirun) ends SUCCEEDED and its output verifies.
+TEST(Jobs, ConvertJobRunsOnTwoRanks) {
+  const std::string state = fresh_test_dir("convert"), out = state + "-native";
+  JobCleanup cleanup{state, {}};
+  auto s = coordinator(state);
+  v1::JobSpec spec;
+  spec.set_kind("convert");
+  spec.set_ranks(2);
+  const std::string fixture = std::string(STEPWISE_ROOT_DIR) + "/tests/data/fixtures/qwen3-tiny-a";
+  for (const std::string& a :
+       std::vector<std::string>{"--no-progress", "--input", fixture, "--output", out, "--format", "native", "--tp", "2"})
+    spec.add_args(a);
+  const JobCall r = submit(*s, spec);
+  ASSERT_TRUE(r.status.ok()) << r.status.error_message();
+  cleanup.ids.push_back(r.job.id());
+  const Watched w = watch_job(*s, r.job.id(), kJobTimeoutS);
+  ASSERT_EQ(w.last.state(), v1::JOB_STATE_SUCCEEDED) << w.last.message();
+  const ProcessResult verify = run_process(stepwise_binary() + " convert --verify " + out);
+  EXPECT_EQ(verify.exit_code, 0) << verify.describe();
+  EXPECT_NE(verify.out.find("4 files match"), std::string::npos) << verify.out;
+  EXPECT_EQ(s->terminate(30), 0);
+}
+
 TEST(Jobs, AJobWhoseProcessesVanishedWhileNoCoordinatorRanIsFailed) {
   const std::string state = fresh_test_dir("vanished"), run = state + "-run";
   JobCleanup cleanup{state, {}};
@@ -214,7 +238,8 @@ TEST(Jobs, AJobWhoseProcessesVanishedWhileNoCoordinatorRanIsFailed) {
   const JobCall submitted = submit(*first, sft_spec(sft_config(run, 2, 40, 40)));
   ASSERT_TRUE(submitted.status.ok()) << submitted.status.error_message();
   cleanup.ids.push_back(submitted.job.id());
-  wait_for_job(*first, submitted.job.id(), [](const v1::Job& j) { return running_at_step(j, 1); }, kJobTimeoutS);
+  wait_for_job(
+      *first, submitted.job.id(), [](const v1::Job& j) { return running_at_step(j, 1); }, kJobTimeoutS);
   first->signal_group(SIGKILL);
   first->wait(10);
   first.reset();

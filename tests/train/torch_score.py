@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""What `stepwise score` prints, computed independently: a Hugging Face folder (config.json + model.safetensors,
-F32/BF16/F16) read with numpy, the forward pass of bench/torch_qwen3.py in float64.
+"""What `stepwise score` prints, computed independently: a Hugging Face folder (config.json + model.safetensors or a
+sharded model.safetensors.index.json, F32/BF16/F16) read with numpy, the forward pass of bench/torch_qwen3.py in float64.
 
 usage: torch_score.py MODEL_DIR TOKENS.jsonl
 For each line of TOKENS.jsonl (a JSON array of token ids), prints one JSON line: {"logprobs": [...], "argmax":
@@ -39,6 +39,21 @@ def read_safetensors(path):
     return tensors
 
 
+def read_model(model_dir):
+    """The weights of a Hugging Face folder as transformers finds them: model.safetensors, or the shards that
+    model.safetensors.index.json's weight_map names (each tensor from the shard the map gives)."""
+    index = os.path.join(model_dir, "model.safetensors.index.json")
+    if not os.path.exists(index):
+        return read_safetensors(os.path.join(model_dir, "model.safetensors"))
+    weight_map = json.load(open(index))["weight_map"]
+    tensors = {}
+    for shard in sorted(set(weight_map.values())):
+        for name, t in read_safetensors(os.path.join(model_dir, shard)).items():
+            if weight_map.get(name) == shard:
+                tensors[name] = t
+    return tensors
+
+
 def hf_name(module_name):
     """bench/torch_qwen3.py's parameter names -> Hugging Face's."""
     parts = module_name.split(".")
@@ -73,7 +88,7 @@ def main():
     angles = torch.arange(n).float()[:, None] * inv_freq[None]
     model.cos = torch.cat([angles, angles], -1).cos().double()
     model.sin = torch.cat([angles, angles], -1).sin().double()
-    weights = read_safetensors(os.path.join(model_dir, "model.safetensors"))
+    weights = read_model(model_dir)
     with torch.no_grad():
         for name, p in model.named_parameters():
             p.copy_(weights[hf_name(name)])
