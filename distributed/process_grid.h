@@ -31,7 +31,8 @@ ProcessGrid make_process_grid(int tp_size, Device device, int dp_size = 0);
 
 // The job-wide synchronisation points, over the world group (the TP and DP groups have tensor_parallel.h and
 // data_parallel.h): a checkpoint waits until every rank has written its files and shares their checksums; the
-// scaling benchmark starts its steps together.
+// scaling benchmark starts its steps together; a conversion shares host names and file checksums and renames its
+// output host by host.
 void wait_for_every_rank(const ProcessGrid& grid);
 // Every rank's `words` (the same count on each), in world-rank order, on every rank.
 std::vector<int32_t> gather_from_every_rank(const ProcessGrid& grid, const std::vector<int32_t>& words);
