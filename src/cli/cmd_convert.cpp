@@ -79,12 +79,7 @@ int convert(const ConvertFlags& f) {
   o.tokenizer = f.tokenizer;
   o.overwrite = f.overwrite;
   o.progress = !f.no_progress;
-  if (f.zero1 == "auto") {  // as the input checkpoint was trained; false from a Hugging Face model
-    const ConvertSource probe = open_convert_source(f.input);
-    o.target.zero1 = probe.manifest && probe.manifest->zero1;
-  } else {
-    o.target.zero1 = f.zero1 == "true";
-  }
+  if (f.zero1 != "auto") o.target.zero1 = f.zero1 == "true";
   ProcessGrid grid = make_process_grid(1, Device::kCPU, 0);
   const ConvertReport r = run_convert(o, grid);
   if (!grid.is_root()) return 0;
@@ -95,7 +90,7 @@ int convert(const ConvertFlags& f) {
   }
   const std::string layout = o.target.format == CheckpointFormat::kNative
                                  ? "native tp " + std::to_string(f.tp) + " x dp " + std::to_string(f.dp) +
-                                       (o.target.zero1 ? " (ZeRO-1)" : "")
+                                       (r.zero1 ? " (ZeRO-1)" : "")
                                  : "hf";
   std::printf("convert: %s (%s) -> %s (%s): %d files, %.3f GB in %.2f s (%.3f GB/s) by %d rank%s; peak RSS per rank "
               "at most %s (%s before converting, buffer %s)\n",

@@ -211,7 +211,7 @@ std::vector<OutputFile> plan_native_files(const ConvertSource& src, const Conver
   const StDType dtype = target.dtype ? *target.dtype
                         : src.format == CheckpointFormat::kHuggingFace ? StDType::kF32
                                                                        : src.pieces.at(specs[0].name).front().dtype;
-  const bool zero1 = target.zero1 && target.dp > 1;
+  const bool zero1 = target.zero1.value_or(false) && target.dp > 1;
   std::vector<OutputFile> files;
   for (int tp = 0; tp < target.tp; ++tp) {
     OutputFile f{model_shard_file_name(tp), {}, {}};
@@ -297,7 +297,7 @@ CheckpointManifest native_manifest(const ConvertSource& src, const ConvertTarget
   }
   m.tp = target.tp;
   m.dp = target.dp;
-  m.zero1 = target.zero1;
+  m.zero1 = target.zero1.value_or(false);
   m.model_config = qwen3_config_to_json(src.config);
   m.files = std::move(files);
   return m;

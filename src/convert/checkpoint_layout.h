@@ -67,7 +67,7 @@ struct OutputFile {
 struct ConvertTarget {
   CheckpointFormat format = CheckpointFormat::kNative;
   int tp = 1, dp = 1;
-  bool zero1 = false;
+  std::optional<bool> zero1;  // unset: as the input checkpoint was trained (false from Hugging Face)
   std::optional<StDType> dtype;  // unset: native from HF float32 (the CPU trainer's), otherwise as stored
   int64_t max_shard_bytes = 5'000'000'000;  // Hugging Face shards
   int ranks = 1;                            // the ranks that write: at least this many HF shards when tensors allow

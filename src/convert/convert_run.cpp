@@ -170,6 +170,8 @@ ConvertReport run_convert(const ConvertOptions& o, const ProcessGrid& grid) {
 
   ConvertTarget target = o.target;
   target.ranks = grid.world_size;
+  if (!target.zero1) target.zero1 = src.manifest && src.manifest->zero1;
+  report.zero1 = *target.zero1;
   const std::vector<OutputFile> files = target.format == CheckpointFormat::kNative ? plan_native_files(src, target)
                                                                                    : plan_hf_files(src, target);
   const std::vector<int> owner = assign_files(files, grid.world_size);

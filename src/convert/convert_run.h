@@ -30,6 +30,7 @@ struct ConvertOptions {
 
 struct ConvertReport {
   std::string input_dir, input_format;
+  bool zero1 = false;  // the layout written (native): ZeRO-1 optimizer slices
   int64_t bytes = 0;  // all ranks' files
   int files = 0;
   double seconds = 0;

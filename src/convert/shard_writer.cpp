@@ -16,8 +16,8 @@ namespace stepwise {
 ShardWriter::ShardWriter(const ConvertSource& source, int64_t buffer_bytes)
     : source_(source), buffer_(static_cast<size_t>(std::max<int64_t>(buffer_bytes, 1 << 20))) {}
 
-void ShardWriter::flush(int fd, const std::string& path, int64_t remaining) {
-  hasher_->update(buffer_.data(), used_);
+void ShardWriter::flush(int fd, const std::string& path, int64_t remaining, Xxh3Hasher& hasher) {
+  hasher.update(buffer_.data(), used_);
   for (size_t done = 0; done < used_;) {
     const ssize_t n = ::write(fd, buffer_.data() + done, used_ - done);
     if (n < 0 && errno == EINTR) continue;
@@ -44,12 +44,11 @@ WrittenFile ShardWriter::write(const std::string& path, const OutputFile& file,
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) fail_os_error("cannot create", path, errno);
   Xxh3Hasher hasher;
-  hasher_ = &hasher;
   used_ = 0;
   int64_t written = 0;  // bytes handed to flush()
   const auto flush_buffer = [&] {
     written += static_cast<int64_t>(used_);
-    flush(fd, path, total - written);
+    flush(fd, path, total - written, hasher);
     progress(written);
   };
   try {
@@ -80,10 +79,8 @@ WrittenFile ShardWriter::write(const std::string& path, const OutputFile& file,
     flush_buffer();
   } catch (...) {
     ::close(fd);
-    hasher_ = nullptr;
     throw;
   }
-  hasher_ = nullptr;
   if (::close(fd) != 0) fail_os_error("cannot close", path, errno);
   return {total, hasher.digest()};
 }

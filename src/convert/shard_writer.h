@@ -32,14 +32,13 @@ class ShardWriter {
   WrittenFile write(const std::string& path, const OutputFile& file, const std::function<void(int64_t)>& progress);
 
  private:
-  void flush(int fd, const std::string& path, int64_t remaining);
+  void flush(int fd, const std::string& path, int64_t remaining, Xxh3Hasher& hasher);
 
   const ConvertSource& source_;
   std::vector<uint8_t> buffer_;
   size_t used_ = 0;
   int64_t touched_bytes_ = 0;  // input bytes read since the last release (an estimate: whole pages per run)
   std::vector<const SafetensorsFile*> touched_;
-  Xxh3Hasher* hasher_ = nullptr;  // of the file being written
 };
 
 }  // namespace stepwise

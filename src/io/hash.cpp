@@ -67,8 +67,6 @@ Xxh3Hasher::~Xxh3Hasher() { XXH3_freeState(static_cast<XXH3_state_t*>(state_)); 
 void Xxh3Hasher::update(const void* data, size_t n) { XXH3_64bits_update(static_cast<XXH3_state_t*>(state_), data, n); }
 uint64_t Xxh3Hasher::digest() const { return XXH3_64bits_digest(static_cast<XXH3_state_t*>(state_)); }
 
-uint64_t xxh3_64(const void* data, size_t n) { return XXH3_64bits(data, n); }
-
 uint64_t xxh3_64_file(const std::string& path) {
   Xxh3Hasher h;
   read_file_chunks(path, [&h](const void* p, size_t n) { h.update(p, n); });

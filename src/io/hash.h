@@ -40,7 +40,6 @@ class Xxh3Hasher {
   void* state_;  // XXH3_state_t (xxhash.h stays out of this header)
 };
 
-uint64_t xxh3_64(const void* data, size_t n);
 uint64_t xxh3_64_file(const std::string& path);
 
 // 16 lowercase hex digits, and back (INVALID_ARGUMENT naming `what` for anything else).
