@@ -157,7 +157,7 @@ TEST_P(GpuModel, KvCacheStepsMatchFullForward) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, GpuModel,
-                         ::testing::Combine(::testing::Values("qwen3-tiny-a", "qwen3-tiny-b"),
+                         ::testing::Combine(::testing::Values("qwen3-tiny-a", "qwen3-tiny-b", "qwen3-tiny-hd128"),
                                             ::testing::Values(DType::kF32, DType::kBF16)),
                          [](const auto& info) {
                            std::string name = std::get<0>(info.param) + "_" + dtype_name(std::get<1>(info.param));

@@ -57,7 +57,8 @@ TEST_P(CpuAccumulationFixture, Float32LogitsLossAndGradientsStayWithinTheirBound
   std::printf("[%s float32] worst gradient rel error %.3g (bound %.3g)\n", GetParam().c_str(), worst, grad_bound);
 }
 
-INSTANTIATE_TEST_SUITE_P(Fixtures, CpuAccumulationFixture, ::testing::Values("qwen3-tiny-a", "qwen3-tiny-b"));
+INSTANTIATE_TEST_SUITE_P(Fixtures, CpuAccumulationFixture,
+                         ::testing::Values("qwen3-tiny-a", "qwen3-tiny-b", "qwen3-tiny-hd128"));
 
 }  // namespace
 }  // namespace stepwise::testing

@@ -1,6 +1,8 @@
-// The CPU Qwen3 against Hugging Face's float64 references: logits, loss, gradients, three AdamW steps (where they
-// are well conditioned), greedy decoding and packed documents, on qwen3-tiny-a (bf16, tied) and qwen3-tiny-b (f32,
-// sharded, untied). The bounds and their derivations are in fixture.h.
+// The CPU Qwen3 against float64 references: logits, loss, gradients, three AdamW steps (where they are well
+// conditioned), greedy decoding and packed documents, on qwen3-tiny-a (bf16, tied) and qwen3-tiny-b (f32, sharded,
+// untied), made with Hugging Face transformers, and qwen3-tiny-hd128 (bf16, untied, head_dim 128 with 16/8 heads:
+// the 0.6B attention layout, made by tools/fixtures/qwen3_reference.py). The bounds and their derivations are in
+// fixture.h.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -144,7 +146,7 @@ TEST_P(Qwen3Fixture, GreedyTokensMatchWhileMarginsAllow) {
   EXPECT_GT(checked, 0u);
 }
 
-INSTANTIATE_TEST_SUITE_P(Fixtures, Qwen3Fixture, ::testing::Values("qwen3-tiny-a", "qwen3-tiny-b"));
+INSTANTIATE_TEST_SUITE_P(Fixtures, Qwen3Fixture, ::testing::Values("qwen3-tiny-a", "qwen3-tiny-b", "qwen3-tiny-hd128"));
 
 }  // namespace
 }  // namespace stepwise::testing
