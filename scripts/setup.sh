@@ -13,7 +13,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev
   clang libclang-rt-14-dev libomp-dev
   slurm-wlm munge
-  python3 python3-numpy python3-torch python3-grpcio python3-protobuf
+  python3 python3-numpy python3-torch python3-grpcio python3-protobuf python3-sympy
   nodejs npm
 )
 

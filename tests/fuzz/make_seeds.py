@@ -112,6 +112,16 @@ def output_text():
     put("fuzz_output_text", "no-stops", b"\n" + b"".join(t.to_bytes(3, "little") for t in cases[5]["ids"]))
 
 
+def answer_grader():
+    # A completion, a NUL byte, then the reference: from both MATH-500 answer files, and hand-written structures.
+    for name in ("gpt", "qwen3"):
+        items = json.loads((ROOT / f"tests/data/reasoning/math500_{name}_answers.json").read_text())
+        for i in (0, 30, 99, 380):
+            put("fuzz_answer_grader", f"math500-{name}-{i}", items[i]["prediction"] + "\0" + items[i]["answer"])
+    put("fuzz_answer_grader", "think-hashes", "<think>\\boxed{1}</think> so #### 1,234\0" + "1234")
+    put("fuzz_answer_grader", "set-union-pm", "\\boxed{\\{1\\pm\\sqrt{5}, -2\\}}\0(0,9]\\cup[9,\\infty)")
+
+
 if __name__ == "__main__":
     safetensors_header()
     safetensors_index()
@@ -121,3 +131,4 @@ if __name__ == "__main__":
     tokenizer()
     chat_template()
     output_text()
+    answer_grader()
