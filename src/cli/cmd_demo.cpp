@@ -22,7 +22,9 @@
 #include "cli/flags.h"
 #include "core/status.h"
 #include "eval/answer.h"
+#include "eval/answer_vote.h"
 #include "eval/arithmetic_tasks.h"
+#include "infer/engine.h"
 #include "infer/generate.h"
 #include "io/atomic_file.h"
 #include "kernels/cpu/blas_family.h"
@@ -47,6 +49,9 @@ struct DemoSettings {
   double lr = 8e-3;
   uint64_t seed = 1;
   int64_t samples = 3;
+  // Self-consistency for the step-by-step model: this many sampled answers per held-out problem, majority vote.
+  int64_t vote_samples = 8;
+  double vote_temperature = 0.7;
   int threads = 0;  // add_threads_flag sets the default
   // The demo compares two runs with each other, not with a reference: f32 sums, about twice as fast on the CPU.
   std::string accumulation = "float32";
@@ -147,6 +152,53 @@ std::vector<Graded> solve(Qwen3Model& model, const ByteTokenizer& tok, const std
     out.push_back(std::move(g));
   }
   return out;
+}
+
+struct VoteAccuracy {
+  double majority = 0, pass_at_k = 0, mean_sample = 0;  // fractions of the problems (mean_sample: per sample)
+};
+
+// K samples of every problem through the serving engine (batched, the samples sharing their prompt's KV blocks),
+// each answer extracted, the majority vote over equivalent answers checked.
+VoteAccuracy vote_accuracy(Qwen3Model& model, const ByteTokenizer& tok, const std::vector<ArithmeticProblem>& problems,
+                           int64_t k, double temperature, uint64_t seed, int64_t max_new_tokens) {
+  EngineOptions options;
+  options.kv_cache_mb = 64;
+  ServingEngine engine(model, nullptr, options);
+  std::vector<std::vector<std::vector<int32_t>>> ids(problems.size(), std::vector<std::vector<int32_t>>(k));
+  for (size_t i = 0; i < problems.size(); ++i) {
+    GenerationRequest r;
+    r.prompt = tok.encode_chat({ChatMessage{"user", problems[i].question, std::nullopt, {}}}, true).ids;
+    r.max_tokens = max_new_tokens;
+    r.n = k;
+    r.sampling.temperature = static_cast<float>(temperature);
+    r.sampling.seed = seed + i * static_cast<uint64_t>(k);
+    r.stop_token_ids = {ByteTokenizer::kImEnd};
+    engine.submit(std::move(r), [&ids, i](const GenerationChunk& c) {
+      auto& out = ids[i][static_cast<size_t>(c.index)];
+      out.insert(out.end(), c.token_ids.begin(), c.token_ids.end());
+    });
+  }
+  engine.run_until_idle();
+  VoteAccuracy acc;
+  for (size_t i = 0; i < problems.size(); ++i) {
+    const std::string reference = std::to_string(problems[i].answer);
+    std::vector<std::optional<std::string>> answers;
+    bool any = false;
+    for (std::vector<int32_t>& sample : ids[i]) {
+      if (!sample.empty() && sample.back() == ByteTokenizer::kImEnd) sample.pop_back();
+      answers.push_back(extract_answer(tok.decode(sample)));
+      const bool right = answers.back() && answers_match(*answers.back(), reference);
+      any |= right;
+      acc.mean_sample += right;
+    }
+    const AnswerVote vote = majority_vote(answers);
+    acc.majority += vote.winner >= 0 && answers_match(*answers[static_cast<size_t>(vote.winner)], reference);
+    acc.pass_at_k += any;
+  }
+  const double n = static_cast<double>(problems.size());
+  acc.majority /= n, acc.pass_at_k /= n, acc.mean_sample /= n * static_cast<double>(k);
+  return acc;
 }
 
 std::string one_line(const std::string& s) {
@@ -299,6 +351,17 @@ int run_demo(const DemoSettings& s) {
                   g.answer ? g.answer->c_str() : "no answer", g.correct ? "right" : "wrong");
     }
   }
+  if (s.vote_samples > 1) {
+    const auto t0 = std::chrono::steady_clock::now();
+    omp_set_num_threads(threads);
+    const VoteAccuracy v = vote_accuracy(*cot.train.model, tok, test, s.vote_samples, s.vote_temperature,
+                                         s.seed * 1000 + 3, 64);
+    std::printf("\n== self-consistency: the step-by-step model, %lld samples per problem at temperature %g ==\n"
+                "  greedy: %.1f%%   one sample: %.1f%%   majority of %lld: %.1f%%   pass@%lld: %.1f%%   (%.1f s)\n",
+                static_cast<long long>(s.vote_samples), s.vote_temperature, 100 * cot.accuracy, 100 * v.mean_sample,
+                static_cast<long long>(s.vote_samples), 100 * v.majority, static_cast<long long>(s.vote_samples),
+                100 * v.pass_at_k, seconds_since(t0));
+  }
   std::printf("\nwith the steps written out: %.1f%% right; answering directly: %.1f%% (same %lld steps of %lld x %lld "
               "tokens)\nloss curves: %s/cot/loss_curve.svg, %s/direct/loss_curve.svg (metrics.jsonl, checkpoints "
               "beside them)\ntotal wall time %.0f s\n",
@@ -351,6 +414,13 @@ void add_demo_command(CommandLine& cli, CLI::App& parent) {
            3);
   at_least(command.add_option("--max-items", s->task.max_items, "most items per container")->type_name("N"), 2);
   command.add_option("--seed", s->seed, "the problems' and the runs' random seed")->type_name("S");
+  at_least(command.add_option("--vote-samples", s->vote_samples,
+                              "self-consistency: sampled answers per problem for the step-by-step model (0: skip)")
+               ->type_name("K"),
+           0);
+  at_least(command.add_option("--vote-temperature", s->vote_temperature, "their sampling temperature")
+               ->type_name("T"),
+           0);
   add_threads_flag(command, s->threads);
   one_of(command.add_option("--accumulation", s->accumulation,
                             "CPU matmul and attention sums (run.cpu_accumulation): float64 is the reference"),

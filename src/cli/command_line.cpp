@@ -184,7 +184,8 @@ CommandLine::CommandLine()
       "Run `stepwise help COMMAND` or `stepwise COMMAND --help` for a command's flags.\nExample:\n"
       "  stepwise demo --out runs/demo");
   for (auto add : {add_score_command, add_generate_command, add_bench_command, add_tokenize_command, add_data_command,
-                   add_train_command, add_export_command, add_convert_command, add_serve_command, add_worker_command, add_client_command, add_demo_command, add_eval_command})
+                   add_train_command, add_export_command, add_convert_command, add_serve_command, add_worker_command, add_client_command, add_demo_command, add_eval_command,
+                   add_distill_command})
     add(*this, root_);
   CLI::App& help =
       add_command(root_, "help", "the help of a command (all commands without one)", "stepwise help bench cpu-train");

@@ -19,8 +19,10 @@ void add_export_command(CommandLine& cli, CLI::App& parent);
 void add_convert_command(CommandLine& cli, CLI::App& parent);
 void add_demo_command(CommandLine& cli, CLI::App& parent);
 void add_eval_command(CommandLine& cli, CLI::App& parent);
-// `stepwise eval grade` (cmd_eval_grade.cpp), under `stepwise eval`.
+// `stepwise eval grade|run` (cmd_eval_grade.cpp, cmd_eval_run.cpp), under `stepwise eval`.
 void add_eval_grade_command(CommandLine& cli, CLI::App& eval);
+void add_eval_run_command(CommandLine& cli, CLI::App& eval);
+void add_distill_command(CommandLine& cli, CLI::App& parent);
 void add_serve_command(CommandLine& cli, CLI::App& parent);
 void add_worker_command(CommandLine& cli, CLI::App& parent);
 void add_client_command(CommandLine& cli, CLI::App& parent);

@@ -1,42 +1,14 @@
-// SVG loss curves: linear axes with "nice" tick steps (1, 2, 5 x 10^k).
+// The loss curve as a line chart (io/svg_chart): raw training loss, its moving average, eval loss with markers.
 #include "train/loss_plot.h"
 
 #include <algorithm>
-#include <cmath>
-#include <cstdio>
-#include <sstream>
 
 #include "io/atomic_file.h"
+#include "io/svg_chart.h"
 
 namespace stepwise {
 
 namespace {
-
-constexpr double kWidth = 720, kHeight = 420, kLeft = 64, kRight = 20, kTop = 40, kBottom = 48;
-
-double nice_step(double span, int ticks) {
-  const double raw = span / ticks, mag = std::pow(10, std::floor(std::log10(raw)));
-  for (double m : {1.0, 2.0, 5.0, 10.0})
-    if (raw <= m * mag) return m * mag;
-  return 10 * mag;
-}
-
-std::string num(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%g", std::fabs(v) < 1e-12 ? 0.0 : v);
-  return buf;
-}
-
-std::string escape_xml(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '<') out += "&lt;";
-    else if (c == '>') out += "&gt;";
-    else if (c == '&') out += "&amp;";
-    else out += c;
-  }
-  return out;
-}
 
 // Trailing moving average over `window` points.
 std::vector<std::pair<double, double>> smooth(const std::vector<std::pair<double, double>>& pts, size_t window) {
@@ -53,68 +25,14 @@ std::vector<std::pair<double, double>> smooth(const std::vector<std::pair<double
 }  // namespace
 
 std::string loss_curve_svg(const LossCurves& curves, const std::string& title) {
-  double x0 = 1e300, x1 = -1e300, y0 = 1e300, y1 = -1e300;
-  for (const auto* series : {&curves.train, &curves.eval})
-    for (const auto& [x, y] : *series) {
-      x0 = std::min(x0, x), x1 = std::max(x1, x), y0 = std::min(y0, y), y1 = std::max(y1, y);
-    }
-  if (x0 > x1) x0 = 0, x1 = 1, y0 = 0, y1 = 1;  // nothing to plot: empty axes
-  if (x1 - x0 < 1) x1 = x0 + 1;
-  if (y1 - y0 < 1e-6) y0 -= 0.5, y1 += 0.5;
-  const double ys = nice_step(y1 - y0, 6), xs = nice_step(x1 - x0, 8);
-  y0 = std::floor(y0 / ys) * ys, y1 = std::ceil(y1 / ys) * ys;
-  const double pw = kWidth - kLeft - kRight, ph = kHeight - kTop - kBottom;
-  auto px = [&](double x) { return kLeft + (x - x0) / (x1 - x0) * pw; };
-  auto py = [&](double y) { return kTop + (1 - (y - y0) / (y1 - y0)) * ph; };
-  auto polyline = [&](const std::vector<std::pair<double, double>>& pts, const char* style) {
-    std::ostringstream s;
-    s << "<polyline fill=\"none\" " << style << " points=\"";
-    for (const auto& [x, y] : pts)
-      s << num(std::round(px(x) * 10) / 10) << "," << num(std::round(py(y) * 10) / 10) << " ";
-    s << "\"/>\n";
-    return s.str();
-  };
-
-  std::ostringstream svg;
-  svg << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << kWidth << "\" height=\"" << kHeight
-      << "\" viewBox=\"0 0 " << kWidth << " " << kHeight << "\" font-family=\"sans-serif\" font-size=\"12\">\n"
-      << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
-      << "<text x=\"" << kWidth / 2 << "\" y=\"22\" text-anchor=\"middle\" font-size=\"15\">" << escape_xml(title)
-      << "</text>\n";
-  for (double y = y0; y <= y1 + ys / 2; y += ys)
-    svg << "<line x1=\"" << kLeft << "\" x2=\"" << kWidth - kRight << "\" y1=\"" << py(y) << "\" y2=\"" << py(y)
-        << "\" stroke=\"#e4e4e4\"/>\n<text x=\"" << kLeft - 6 << "\" y=\"" << py(y) + 4
-        << "\" text-anchor=\"end\">" << num(y) << "</text>\n";
-  for (double x = std::ceil(x0 / xs) * xs; x <= x1 + xs / 2; x += xs)
-    if (x <= x1)
-      svg << "<line x1=\"" << px(x) << "\" x2=\"" << px(x) << "\" y1=\"" << kTop + ph << "\" y2=\"" << kTop + ph + 5
-          << "\" stroke=\"black\"/>\n<text x=\"" << px(x) << "\" y=\"" << kTop + ph + 18
-          << "\" text-anchor=\"middle\">" << num(x) << "</text>\n";
-  svg << "<rect x=\"" << kLeft << "\" y=\"" << kTop << "\" width=\"" << pw << "\" height=\"" << ph
-      << "\" fill=\"none\" stroke=\"black\"/>\n"
-      << "<text x=\"" << kLeft + pw / 2 << "\" y=\"" << kHeight - 10 << "\" text-anchor=\"middle\">step</text>\n"
-      << "<text transform=\"translate(16," << kTop + ph / 2 << ") rotate(-90)\" text-anchor=\"middle\">loss "
-      << "(nats/token)</text>\n";
+  LineChart chart{title, "step", "loss (nats/token)", {}};
   if (!curves.train.empty()) {
-    svg << polyline(curves.train, "stroke=\"#9ecae1\" stroke-width=\"1\"");
+    chart.series.push_back({"", curves.train, "#9ecae1", 1, false, {}});
     const size_t window = std::max<size_t>(1, curves.train.size() / 25);
-    svg << polyline(smooth(curves.train, window), "stroke=\"#1f77b4\" stroke-width=\"2\"");
+    chart.series.push_back({"train (moving average)", smooth(curves.train, window), "#1f77b4", 2, false, {}});
   }
-  if (!curves.eval.empty()) {
-    svg << polyline(curves.eval, "stroke=\"#d62728\" stroke-width=\"2\"");
-    for (const auto& [x, y] : curves.eval)
-      svg << "<circle cx=\"" << px(x) << "\" cy=\"" << py(y) << "\" r=\"3\" fill=\"#d62728\"/>\n";
-  }
-  const double lx = kWidth - kRight - 170, ly = kTop + 12;
-  svg << "<rect x=\"" << lx - 8 << "\" y=\"" << ly - 12 << "\" width=\"170\" height=\"50\" fill=\"white\" "
-      << "stroke=\"#cccccc\"/>\n"
-      << "<line x1=\"" << lx << "\" x2=\"" << lx + 24 << "\" y1=\"" << ly << "\" y2=\"" << ly
-      << "\" stroke=\"#1f77b4\" stroke-width=\"2\"/><text x=\"" << lx + 30 << "\" y=\"" << ly + 4
-      << "\">train (moving average)</text>\n"
-      << "<line x1=\"" << lx << "\" x2=\"" << lx + 24 << "\" y1=\"" << ly + 24 << "\" y2=\"" << ly + 24
-      << "\" stroke=\"#d62728\" stroke-width=\"2\"/><text x=\"" << lx + 30 << "\" y=\"" << ly + 28
-      << "\">eval</text>\n</svg>\n";
-  return svg.str();
+  if (!curves.eval.empty()) chart.series.push_back({"eval", curves.eval, "#d62728", 2, true, {}});
+  return line_chart_svg(chart);
 }
 
 void write_loss_curve_svg(const std::string& path, const LossCurves& curves, const std::string& title) {

@@ -50,6 +50,17 @@ TEST(Demo, ShortRunShowsTheStepByStepModelAhead) {
   std::printf("short demo: step-by-step %.1f%%, answer-only %.1f%% in %.1f s\n", step_by_step, answer_only, r.seconds);
   EXPECT_GE(step_by_step - answer_only, kMinLead) << r.out;
 
+  // Self-consistency for the step-by-step model: its greedy figure is the one above, and a right majority or a
+  // right sample implies a right answer among the 8 (pass@8 bounds both).
+  ASSERT_TRUE(std::regex_search(r.out, m,
+                                std::regex(R"(greedy: ([0-9.]+)%   one sample: ([0-9.]+)%   majority of 8: ([0-9.]+)%)"
+                                           R"(   pass@8: ([0-9.]+)%)")))
+      << r.out;
+  EXPECT_EQ(std::stod(m[1]), step_by_step);
+  EXPECT_LE(std::stod(m[2]), std::stod(m[4]));
+  EXPECT_LE(std::stod(m[3]), std::stod(m[4]));
+  EXPECT_GT(std::stod(m[3]), 0.0);
+
   for (const char* part : {"== results on 100 held-out problems", "(same 3000 steps of 2 x 256 tokens)",
                            "samples (held-out):", "training tokens/s", "total wall time"})
     EXPECT_NE(r.out.find(part), std::string::npos) << part << "\n" << r.out;
