@@ -3,6 +3,7 @@
 // the sum order (and so the bits) vary run to run, so the ids are grouped by row on the host (one small copy, at
 // the end of the backward pass where the wait costs nothing) and one block per touched row adds its tokens in
 // token order, which is also the order of the CPU reference.
+#include <algorithm>
 #include <vector>
 
 #include "kernels/cuda/cuda_ops.h"
@@ -64,6 +65,7 @@ void embedding_backward(Tensor& dtable, const Tensor& dout, const Tensor& ids, i
   const int d = static_cast<int>(dtable.size(1));
   if (n == 0) return;
   // Counting sort of the tokens by local row, stable in token order.
+  // Pageable destination, read only after the synchronisation (which also ends any upload from the staging below).
   std::vector<int32_t> host_ids(static_cast<size_t>(n));
   CUDA_CHECK(cudaMemcpyAsync(host_ids.data(), ids.data(), ids.nbytes(), cudaMemcpyDeviceToHost, stream()));
   CUDA_CHECK(cudaStreamSynchronize(stream()));
@@ -87,11 +89,15 @@ void embedding_backward(Tensor& dtable, const Tensor& dout, const Tensor& ids, i
     if (row < 0 || row >= v_local) continue;
     order[static_cast<size_t>(count[static_cast<size_t>(row)]++)] = static_cast<int32_t>(t);
   }
-  std::vector<int32_t> index(rows);
-  index.insert(index.end(), offsets.begin(), offsets.end());
-  index.insert(index.end(), order.begin(), order.end());
-  int32_t* dev = static_cast<int32_t*>(scratch(Scratch::kIndex, index.size() * sizeof(int32_t)));
-  CUDA_CHECK(cudaMemcpyAsync(dev, index.data(), index.size() * sizeof(int32_t), cudaMemcpyHostToDevice, stream()));
+  // Staged in pinned memory that outlives this call (the copy may still be reading it when the function returns);
+  // the stream was synchronised above, so the previous call's upload from it has completed.
+  const size_t index_bytes = (rows.size() + offsets.size() + order.size()) * sizeof(int32_t);
+  int32_t* staged = static_cast<int32_t*>(pinned_staging(index_bytes));
+  std::copy(rows.begin(), rows.end(), staged);
+  std::copy(offsets.begin(), offsets.end(), staged + rows.size());
+  std::copy(order.begin(), order.end(), staged + rows.size() + offsets.size());
+  int32_t* dev = static_cast<int32_t*>(scratch(Scratch::kIndex, index_bytes));
+  CUDA_CHECK(cudaMemcpyAsync(dev, staged, index_bytes, cudaMemcpyHostToDevice, stream()));
   const int32_t* dev_rows = dev;
   const int32_t* dev_offsets = dev + rows.size();
   const int32_t* dev_order = dev_offsets + offsets.size();
@@ -101,8 +107,6 @@ void embedding_backward(Tensor& dtable, const Tensor& dout, const Tensor& ids, i
         ptr<float>(dtable), ptr<const T>(dout), dev_rows, dev_offsets, dev_order, d);
   });
   CUDA_CHECK(cudaGetLastError());
-  // `index` is pageable host memory: the copy above has completed when cudaMemcpyAsync returned (pageable copies
-  // are staged synchronously), so the vector may go out of scope.
 }
 
 }  // namespace stepwise::kernels::cuda

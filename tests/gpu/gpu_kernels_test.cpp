@@ -1,13 +1,16 @@
 // Every CUDA kernel except attention (gpu_attention_test.cpp) against the CPU reference on fresh random inputs, in
 // f32 (tolerance 1e-5) and bf16 (1e-2): matmul in all transpose/accumulate forms, RMSNorm, RoPE, SwiGLU, embedding,
-// cross-entropy, AdamW and the elementwise helpers. Inputs are rounded to the dtype under test first, so the CPU
-// sees exactly the GPU's operands and the error measured is the GPU's own.
+// cross-entropy (the kernels, and the chunked LM head loss at Qwen3's full 151,936-word vocabulary), AdamW and the
+// elementwise helpers. Inputs are rounded to the dtype under test first, so the CPU sees exactly the GPU's operands
+// and the error measured is the GPU's own.
 #include <gtest/gtest.h>
 
 #include <cmath>
 
+#include "distributed/communicator.h"
 #include "gpu_test_util.h"
 #include "kernels/ops.h"
+#include "model/lm_head_loss.h"
 
 namespace stepwise::testing {
 namespace {
@@ -189,6 +192,45 @@ TEST_P(Kernels, AdamWWithAndWithoutParameterCopy) {
   expect_close(m.gpu, m.cpu, 1e-5, "adamw m");
   expect_close(v.gpu, v.cpu, 1e-5, "adamw v");
   if (with_copy) expect_close(copy.gpu, copy.cpu, tol(), tag("adamw parameter copy"));
+}
+
+// The LM head and cross-entropy as training runs them (model/lm_head_loss.h) at the real vocabulary, where the
+// softmax sums 151,936 terms per row: 165 rows in chunks of 64, so that the second chunk is fully masked (skipped,
+// its dh rows zeroed) and the last one is partial (37 rows); masked rows are scattered through the first chunk too.
+TEST_P(Kernels, CrossEntropyFullVocabularyInChunks) {
+  constexpr int64_t kVocab = 151936, kChunk = 64, kRows = 2 * kChunk + 37, kHidden = 64;
+  std::vector<int32_t> t(static_cast<size_t>(kRows));
+  for (int64_t i = 0; i < kRows; ++i) {
+    const bool masked = (i >= kChunk && i < 2 * kChunk) || i % 7 == 3;
+    t[static_cast<size_t>(i)] = masked ? -100 : static_cast<int32_t>(rng_.below(kVocab));
+  }
+  const Tensor targets = Tensor::from_vector(t, {kRows}), targets_gpu = targets.to(Device::kCUDA);
+  // Logits of standard deviation 0.25 * sqrt(64) = 2: a softmax far from uniform, as a trained model's.
+  const Operand h = random_operand({kRows, kHidden}, dt(), rng_),
+                w = random_operand({kVocab, kHidden}, dt(), rng_, 0.25f);
+  // dh starts as NaN: the fully masked chunk's rows must be written (zeroed), not left alone.
+  Operand dh = filled_operand({kRows, kHidden}, dt(), NAN), dw = filled_operand({kVocab, kHidden}, DType::kF32, 0.0f);
+  Qwen3LocalDims dims;
+  dims.vocab = kVocab;
+  const std::unique_ptr<Communicator> tp = make_single_process_communicator("tp");
+  LmHeadScratch cpu_scratch = LmHeadScratch::create(kChunk, kVocab, DType::kF32, Device::kCPU);
+  LmHeadScratch gpu_scratch = LmHeadScratch::create(kChunk, kVocab, dt(), Device::kCUDA);
+  const float grad_scale = 1.0f / 100;
+  const LossSum ref = lm_head_loss(h.cpu, w.cpu, targets, t, dims, *tp, cpu_scratch, &dh.cpu, &dw.cpu, grad_scale);
+  const LossSum ours = lm_head_loss(h.gpu, w.gpu, targets_gpu, t, dims, *tp, gpu_scratch, &dh.gpu, &dw.gpu, grad_scale);
+  // Both sides form the logits from the same operands and accumulate in f32 or better; the per-row sums of 151,936
+  // exponentials differ only in their order, about log2(151936) = 17 roundings, 1e-6 relative, far inside 1e-5.
+  ASSERT_EQ(ours.count, ref.count);
+  const double loss_err = std::fabs(ours.sum - ref.sum) / ref.sum;
+  std::printf("  %-48s %.6f vs %.6f over %lld tokens, rel %.3g (tolerance 1e-05)\n",
+              tag("full-vocabulary loss").c_str(), ours.mean(), ref.mean(), static_cast<long long>(ref.count),
+              loss_err);
+  EXPECT_LE(loss_err, 1e-5);
+  // dh sums 151,936 products per element: the f32 GEMM's rounding grows with the sum's length (about sqrt(K) u
+  // relative to the largest term, 2e-5 here), so f32 gets 1e-4; with bf16 the GPU also rounds the f32 gradient
+  // of the logits to bf16 before the matmuls (as autocast does), 2^-9 relative per element, inside bf16's 1e-2.
+  expect_close(dh.gpu, dh.cpu, dt() == DType::kF32 ? 1e-4 : tol(), tag("full-vocabulary dh (masked chunk zeroed)"));
+  expect_close(dw.gpu, dw.cpu, tol(), tag("full-vocabulary dw"));
 }
 
 INSTANTIATE_TEST_SUITE_P(Dtypes, Kernels, ::testing::Values(DType::kF32, DType::kBF16),

@@ -9,12 +9,9 @@
 #include "core/memory.h"
 #include "core/rng.h"
 #include "core/tensor.h"
+#include "gpu_required.h"  // SKIP_WITHOUT_GPU()
 
 namespace stepwise::testing {
-
-// Every GPU test starts with this: without a visible device it skips (CI builds the tests but has no GPU).
-#define SKIP_WITHOUT_GPU() \
-  if (!::stepwise::cuda_available()) GTEST_SKIP() << "no CUDA GPU visible"
 
 // The tolerance of a comparison against the CPU reference: fp32 1e-5, bf16 1e-2 (relative to the largest value).
 double tolerance(DType dtype);
