@@ -17,15 +17,15 @@ namespace {
 
 struct DistillFlags {
   CompletionSourceFlags source;
-  std::string dataset, data_dir = std::string(STEPWISE_SOURCE_DIR) + "/data/reasoning", out;
-  int64_t limit = 0;
+  ProblemFlags problems;
+  std::string out;
   bool no_progress = false;
   DistillOptions options;
 };
 
 int run(DistillFlags& f) {
   f.options.progress = !f.no_progress;
-  const std::vector<ReasoningProblem> problems = load_reasoning_problems(f.dataset, f.data_dir, f.limit);
+  const std::vector<ReasoningProblem> problems = f.problems.load();
   const std::unique_ptr<CompletionSource> teacher = open_completion_source(f.source);
   const std::filesystem::path parent = std::filesystem::path(f.out).parent_path();
   if (!parent.empty()) std::filesystem::create_directories(parent);
@@ -33,7 +33,7 @@ int run(DistillFlags& f) {
   std::printf(
       "distill: %s on %s: %lld problems asked (%lld done before), %lld traces generated, %lld right, "
       "%lld kept (%lld duplicates, %lld without an answer); mean kept trace %.0f tokens; %s holds %lld\n",
-      teacher->describe().c_str(), f.dataset.c_str(), static_cast<long long>(s.problems),
+      teacher->describe().c_str(), f.problems.dataset.c_str(), static_cast<long long>(s.problems),
       static_cast<long long>(s.already_done), static_cast<long long>(s.generated), static_cast<long long>(s.correct),
       static_cast<long long>(s.kept), static_cast<long long>(s.duplicates), static_cast<long long>(s.unfinished),
       s.mean_kept_tokens, f.out.c_str(), static_cast<long long>(s.traces_in_file));
@@ -68,13 +68,7 @@ void add_distill_command(CommandLine& cli, CLI::App& parent) {
           "the teacher: a model folder (run here) or a server's host:port")
       ->type_name("DIR|ADDR");
   add_completion_source_flags(command, f->source);
-  command.add_option("--dataset", f->dataset, "math500, gsm8k, or a JSONL / JSON file of {problem, answer}")
-      ->required()
-      ->type_name("NAME|FILE");
-  command.add_option("--data-dir", f->data_dir, "where math500_test.json and gsm8k_test.jsonl are")
-      ->type_name("DIR")
-      ->capture_default_str();
-  at_least(command.add_option("--limit", f->limit, "the first N problems only; 0: all")->type_name("N"), 0);
+  add_problem_flags(command, f->problems);
   at_least(command.add_option("--samples", f->options.samples, "K traces per problem")
                ->type_name("K")
                ->capture_default_str(),

@@ -18,9 +18,8 @@ namespace {
 
 struct EvalRunFlags {
   CompletionSourceFlags source;
-  std::string dataset, data_dir = std::string(STEPWISE_SOURCE_DIR) + "/data/reasoning", out, budgets;
-  std::string vote = "majority";
-  int64_t limit = 0;
+  ProblemFlags problems;
+  std::string out, budgets, vote = "majority";
   bool no_thinking = false, no_progress = false;
   EvalRunOptions options;
 };
@@ -49,16 +48,16 @@ int run(EvalRunFlags& f) {
   }
   f.options.enable_thinking = !f.no_thinking;
   f.options.progress = !f.no_progress;
-  f.options.dataset = f.dataset;
-  const std::vector<ReasoningProblem> problems = load_reasoning_problems(f.dataset, f.data_dir, f.limit);
+  f.options.dataset = f.problems.dataset;
+  const std::vector<ReasoningProblem> problems = f.problems.load();
   const std::unique_ptr<CompletionSource> source = open_completion_source(f.source);
   const EvalReport report = run_eval(*source, problems, f.options, f.out);
   char sampled[96] = "";
   if (f.options.samples > 1)
     std::snprintf(sampled, sizeof sampled, ", %lld samples each at temperature %g",
                   static_cast<long long>(f.options.samples), f.options.temperature);
-  std::printf("eval: %s on %s (%zu problems%s)\n%s", report.source.c_str(), f.dataset.c_str(), problems.size(), sampled,
-              report.table().c_str());
+  std::printf("eval: %s on %s (%zu problems%s)\n%s", report.source.c_str(), f.problems.dataset.c_str(), problems.size(),
+              sampled, report.table().c_str());
   std::printf("report %s/report.json, items %s/items.jsonl%s\n", f.out.c_str(), f.out.c_str(),
               report.budgets.size() > 1 ? (", curve " + f.out + "/compute_curve.svg").c_str() : "");
   std::printf("%s\n", report.to_json().dump().c_str());
@@ -80,13 +79,7 @@ void add_eval_run_command(CommandLine& cli, CLI::App& eval) {
       "OUT/items.jsonl as they are graded: running the same command again resumes. The last line printed is the\n"
       "report as JSON (also OUT/report.json).");
   add_completion_source_flags(command, f->source);
-  command.add_option("--dataset", f->dataset, "math500, gsm8k, or a JSONL / JSON file of {problem, answer}")
-      ->required()
-      ->type_name("NAME|FILE");
-  command.add_option("--data-dir", f->data_dir, "where math500_test.json and gsm8k_test.jsonl are")
-      ->type_name("DIR")
-      ->capture_default_str();
-  at_least(command.add_option("--limit", f->limit, "the first N problems only; 0: all")->type_name("N"), 0);
+  add_problem_flags(command, f->problems);
   at_least(command.add_option("--samples", f->options.samples, "K samples per problem besides the greedy answer")
                ->type_name("K"),
            1);

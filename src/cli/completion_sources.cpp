@@ -104,6 +104,17 @@ class GrpcCompletionSource : public CompletionSource {
 
 }  // namespace
 
+void add_problem_flags(CLI::App& command, ProblemFlags& f) {
+  f.data_dir = std::string(STEPWISE_SOURCE_DIR) + "/data/reasoning";
+  command.add_option("--dataset", f.dataset, "math500, gsm8k, or a JSONL / JSON file of {problem, answer}")
+      ->required()
+      ->type_name("NAME|FILE");
+  command.add_option("--data-dir", f.data_dir, "where math500_test.json and gsm8k_test.jsonl are")
+      ->type_name("DIR")
+      ->capture_default_str();
+  at_least(command.add_option("--limit", f.limit, "the first N problems only; 0: all")->type_name("N"), 0);
+}
+
 void add_completion_source_flags(CLI::App& command, CompletionSourceFlags& f) {
   command.add_option("--model", f.model_dir, "a Hugging Face model folder, run here by the serving engine (CPU)")
       ->type_name("DIR");
