@@ -54,19 +54,23 @@ void add_distill_command(CommandLine& cli, CLI::App& parent) {
       "appended to OUT as {problem, gtruth_answer, message_thinking, message_content}: `stepwise data prepare`\n"
       "reads them. Running again skips the problems already asked (OUT.progress.jsonl), so it resumes after an\n"
       "interruption and appends another dataset. The last line printed is a JSON summary.");
-  command
-      .add_option_function<std::string>(
-          "--teacher",
-          [f](const std::string& v) {
-            if (std::filesystem::is_directory(v)) {
-              f->source.model_dir = v;
-            } else {
-              f->source.connection.server = v;
-              f->source.use_server = true;
-            }
-          },
-          "the teacher: a model folder (run here) or a server's host:port")
-      ->type_name("DIR|ADDR");
+  check_value(command
+                  .add_option_function<std::string>(
+                      "--teacher",
+                      [f](const std::string& v) {
+                        if (std::filesystem::is_directory(v)) {
+                          f->source.model_dir = v;
+                        } else {
+                          f->source.connection.server = v;
+                          f->source.use_server = true;
+                        }
+                      },
+                      "the teacher: a model folder (run here) or a server's host:port")
+                  ->type_name("DIR|ADDR"),
+              "an existing folder, or HOST:PORT", [](const std::string& v) -> std::string {
+                if (std::filesystem::is_directory(v) || v.find(':') != std::string::npos) return "";
+                return "'" + v + "' is neither a model folder (no such directory) nor a server's HOST:PORT";
+              });
   add_completion_source_flags(command, f->source);
   add_problem_flags(command, f->problems);
   at_least(command.add_option("--samples", f->options.samples, "K traces per problem")

@@ -162,6 +162,11 @@ TEST(EvalServe, ErrorsNameWhatIsWrong) {
       eval_run("--model " + random_qwen3_vocab_model_dir(), "math500", dir + "/o", "--data-dir " + dir + "/nowhere");
   EXPECT_NE(missing.exit_code, 0);
   EXPECT_NE(missing.err.find("--data-dir"), std::string::npos) << missing.err;
+  const ProcessResult teacher = run_process(stepwise_binary() + " distill --teacher " + dir + "/no-model --dataset " +
+                                            problems_file(dir) + " --out " + dir + "/t.jsonl");
+  EXPECT_NE(teacher.exit_code, 0);
+  EXPECT_NE(teacher.err.find("neither a model folder"), std::string::npos) << teacher.err;
+  EXPECT_FALSE(fs::exists(dir + "/t.jsonl"));
 }
 
 }  // namespace
