@@ -6,6 +6,7 @@
 #include <cctype>
 #include <vector>
 
+#include "core/strings.h"
 #include "eval/answer_equivalence.h"
 
 namespace stepwise {
@@ -15,17 +16,6 @@ namespace {
 bool is_digit(char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; }
 bool is_alpha(char c) { return std::isalpha(static_cast<unsigned char>(c)) != 0; }
 bool is_space(char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; }
-
-std::string trim(const std::string& s, const char* chars = " \t\r\n") {
-  const size_t b = s.find_first_not_of(chars);
-  if (b == std::string::npos) return "";
-  return s.substr(b, s.find_last_not_of(chars) - b + 1);
-}
-
-void replace_all(std::string& s, const std::string& from, const std::string& to) {
-  for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size()))
-    s.replace(at, from.size(), to);
-}
 
 // The end of the {...} group opening at `open` (the index of its '}'), or npos when it is not closed.
 size_t closing_brace(const std::string& s, size_t open) {

@@ -8,6 +8,7 @@
 #include <tuple>
 #include <vector>
 
+#include "core/strings.h"
 #include "eval/answer.h"
 #include "eval/math_expr.h"
 
@@ -41,12 +42,6 @@ struct Outcome {
 
 bool is_alpha(char c) { return std::isalpha(static_cast<unsigned char>(c)) != 0; }
 bool is_digit(char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; }
-
-std::string trim(const std::string& s) {
-  const size_t b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string::npos) return "";
-  return s.substr(b, s.find_last_not_of(" \t\r\n") - b + 1);
-}
 
 std::string fold(const std::string& s) {
   std::string out;

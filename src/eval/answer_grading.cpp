@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "core/status.h"
+#include "core/strings.h"
 #include "eval/answer.h"
 
 namespace stepwise {
@@ -11,12 +12,6 @@ namespace stepwise {
 namespace {
 
 constexpr const char* kExpected = "expected a JSON array of {\"answer\": string, \"prediction\": string}";
-
-std::string trimmed(const std::string& s) {
-  const size_t b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string::npos) return "";
-  return s.substr(b, s.find_last_not_of(" \t\r\n") - b + 1);
-}
 
 }  // namespace
 
@@ -55,7 +50,7 @@ GradedPrediction grade_prediction(const AnswerPrediction& item) {
   const AnswerComparison c = compare_answers(*graded.extracted, item.answer);
   graded.correct = c.equal;
   graded.decision = c.decision;
-  graded.string_match = trimmed(*graded.extracted) == trimmed(item.answer);
+  graded.string_match = trim(*graded.extracted) == trim(item.answer);
   return graded;
 }
 

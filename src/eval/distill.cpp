@@ -5,6 +5,7 @@
 #include <memory>
 #include <set>
 
+#include "core/strings.h"
 #include "eval/answer.h"
 #include "eval/jsonl_log.h"
 #include "train/progress.h"
@@ -14,12 +15,6 @@ namespace stepwise {
 namespace {
 
 using json = nlohmann::ordered_json;
-
-std::string trim(const std::string& s) {
-  const size_t b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string::npos) return "";
-  return s.substr(b, s.find_last_not_of(" \t\r\n") - b + 1);
-}
 
 std::string trace_key(const std::string& problem, const std::string& thinking, const std::string& content) {
   return problem + '\x1f' + thinking + '\x1f' + content;

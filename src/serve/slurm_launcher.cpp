@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "core/status.h"
+#include "core/strings.h"
 #include "io/atomic_file.h"
 #include "serve/job_supervisor.h"
 
@@ -85,10 +86,6 @@ std::string shell_quote(const std::string& s) {
   std::string out = "'";
   for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
   return out + "'";
-}
-
-void replace_all(std::string& text, const std::string& field, const std::string& value) {
-  for (size_t at; (at = text.find(field)) != std::string::npos;) text.replace(at, field.size(), value);
 }
 
 // "KEY=VALUE" of `scontrol show job -o` output; empty when absent.

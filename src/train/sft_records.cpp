@@ -2,6 +2,7 @@
 #include "train/sft_records.h"
 
 #include "core/status.h"
+#include "core/strings.h"
 
 namespace stepwise {
 
@@ -49,12 +50,6 @@ void check_trainable(const std::vector<ChatMessage>& messages) {
   if (!any) throw BadRecord("no_assistant_turn", "no assistant turn to train on");
 }
 
-std::string strip(const std::string& s) {
-  const size_t b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string::npos) return "";
-  return s.substr(b, s.find_last_not_of(" \t\r\n") - b + 1);
-}
-
 }  // namespace
 
 const std::vector<std::string>& bad_record_reasons() {
@@ -67,7 +62,7 @@ const std::vector<std::string>& bad_record_reasons() {
 std::pair<std::string, std::string> split_gsm8k_answer(const std::string& answer) {
   const size_t mark = answer.rfind("####");
   if (mark == std::string::npos) throw BadRecord("missing_field", "GSM8K answer has no \"#### N\" final line");
-  const std::string final_answer = strip(answer.substr(mark + 4));
+  const std::string final_answer = trim(answer.substr(mark + 4));
   if (final_answer.empty()) throw BadRecord("empty_completion", "GSM8K answer has an empty \"####\" line");
   std::string steps;  // without the calculator annotations "<<48/2=24>>"
   const std::string body = answer.substr(0, mark);
@@ -81,7 +76,7 @@ std::pair<std::string, std::string> split_gsm8k_answer(const std::string& answer
     steps += body.substr(i, open - i);
     i = close + 2;
   }
-  return {strip(steps), final_answer};
+  return {trim(steps), final_answer};
 }
 
 SftExample parse_sft_record(const json& r) {
