@@ -15,6 +15,7 @@
 #include "cli/generation_printer.h"
 #include "cli/serving_flags.h"
 #include "core/status.h"
+#include "serve/request_mapping.h"
 #include "stepwise/v1/generation.grpc.pb.h"
 #include "stepwise/v1/monitoring.grpc.pb.h"
 
@@ -32,30 +33,6 @@ struct GenerateFlags {
   std::vector<int32_t> stop_token_ids;
   bool ignore_eos = false;
 };
-
-GenerationChunk to_chunk(const v1::GenerateResponse& r) {
-  GenerationChunk c;
-  c.index = r.index();
-  c.token_ids.assign(r.token_ids().begin(), r.token_ids().end());
-  c.text = r.text();
-  c.reasoning_text = r.reasoning_text();
-  for (const v1::Logprob& lp : r.logprobs()) {
-    SampledToken t;
-    t.token = lp.token_id();
-    t.logprob = lp.logprob();
-    for (const v1::TokenLogprob& x : lp.top()) t.top.push_back({x.token_id(), x.logprob()});
-    c.logprobs.push_back(t);
-  }
-  const std::string& f = r.finish_reason();
-  c.finish = f.empty()           ? FinishReason::kNone
-             : f == "stop"       ? FinishReason::kStop
-             : f == "length"     ? FinishReason::kLength
-             : f == "cancelled"  ? FinishReason::kCancelled
-                                 : FinishReason::kError;
-  c.prompt_tokens = r.usage().prompt_tokens();
-  c.completion_tokens = r.usage().completion_tokens();
-  return c;
-}
 
 int run_generate(const GenerateFlags& f) {
   v1::GenerateRequest r;
@@ -93,7 +70,7 @@ int run_generate(const GenerateFlags& f) {
   GenerationPrinter printer(f.chat.empty() && f.prompt.empty(), f.json, f.samples);
   std::unique_ptr<grpc::ClientReader<v1::GenerateResponse>> reader = stub->Generate(&context, r);
   v1::GenerateResponse response;
-  while (reader->Read(&response)) printer(to_chunk(response));
+  while (reader->Read(&response)) printer(serve::to_generation_chunk(response));
   const grpc::Status status = reader->Finish();
   if (!status.ok()) fail_call(status, f.connection);
   return 0;

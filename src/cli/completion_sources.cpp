@@ -10,6 +10,7 @@
 #include "core/status.h"
 #include "eval/engine_completion_source.h"
 #include "model/hf_model.h"
+#include "serve/request_mapping.h"
 #include "stepwise/v1/generation.grpc.pb.h"
 
 namespace stepwise::cli {
@@ -77,24 +78,16 @@ class GrpcCompletionSource : public CompletionSource {
     r.set_seed(q.seed);
     r.set_n(static_cast<int32_t>(q.n));
     r.set_logprobs(q.logprobs ? 1 : 0);
-    out->assign(static_cast<size_t>(q.n), Completion{});
-    std::vector<double> logprob_sums(static_cast<size_t>(q.n), 0.0);
+    CompletionCollector collector(q.n);
     grpc::ClientContext context;
     prepare(context, connection_);
     auto reader = stub_->Generate(&context, r);
     v1::GenerateResponse chunk;
-    while (reader->Read(&chunk)) {
-      if (chunk.index() < 0 || chunk.index() >= q.n) continue;
-      Completion& c = (*out)[static_cast<size_t>(chunk.index())];
-      c.reasoning += chunk.reasoning_text();
-      c.text += chunk.text();
-      c.tokens += chunk.token_ids_size();
-      for (const v1::Logprob& lp : chunk.logprobs()) logprob_sums[static_cast<size_t>(chunk.index())] += lp.logprob();
-      if (!chunk.finish_reason().empty()) c.finish = chunk.finish_reason();
-    }
-    for (size_t k = 0; k < out->size(); ++k)
-      if ((*out)[k].tokens > 0) (*out)[k].mean_logprob = logprob_sums[k] / static_cast<double>((*out)[k].tokens);
-    return reader->Finish();
+    while (reader->Read(&chunk)) collector.add(serve::to_generation_chunk(chunk));
+    const grpc::Status status = reader->Finish();
+    if (status.ok() && !collector.error().empty()) return grpc::Status(grpc::StatusCode::INTERNAL, collector.error());
+    *out = collector.take();
+    return status;
   }
 
   Connection connection_;

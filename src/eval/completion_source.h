@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "infer/engine.h"
+
 namespace stepwise {
 
 struct CompletionRequest {
@@ -27,6 +29,23 @@ struct Completion {
   int64_t tokens = 0;       // generated, reasoning included
   double mean_logprob = 0;  // of the chosen tokens (when asked for)
   std::string finish;       // "stop" or "length"
+};
+
+// The streamed chunks of one request's n samples, from the engine or from the API (serve::to_generation_chunk),
+// gathered into Completions.
+class CompletionCollector {
+ public:
+  explicit CompletionCollector(int64_t n);
+  void add(const GenerationChunk& chunk);
+  // The first sample's error that ended with kError ("" when none did): "sample I: MESSAGE".
+  const std::string& error() const { return error_; }
+  // The completions, mean log-probabilities filled in.
+  std::vector<Completion> take();
+
+ private:
+  std::vector<Completion> completions_;
+  std::vector<double> logprob_sums_;
+  std::string error_;
 };
 
 class CompletionSource {

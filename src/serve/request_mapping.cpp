@@ -83,6 +83,30 @@ GenerationRequest to_generation_request(const v1::GenerateRequest& r, const Serv
   return g;
 }
 
+GenerationChunk to_generation_chunk(const v1::GenerateResponse& r) {
+  GenerationChunk c;
+  c.index = r.index();
+  c.token_ids.assign(r.token_ids().begin(), r.token_ids().end());
+  c.text = r.text();
+  c.reasoning_text = r.reasoning_text();
+  for (const v1::Logprob& lp : r.logprobs()) {
+    SampledToken t;
+    t.token = lp.token_id();
+    t.logprob = lp.logprob();
+    for (const v1::TokenLogprob& x : lp.top()) t.top.push_back({x.token_id(), x.logprob()});
+    c.logprobs.push_back(t);
+  }
+  const std::string& f = r.finish_reason();
+  c.finish = f.empty()           ? FinishReason::kNone
+             : f == "stop"       ? FinishReason::kStop
+             : f == "length"     ? FinishReason::kLength
+             : f == "cancelled"  ? FinishReason::kCancelled
+                                 : FinishReason::kError;
+  c.prompt_tokens = r.usage().prompt_tokens();
+  c.completion_tokens = r.usage().completion_tokens();
+  return c;
+}
+
 void fill_response(const GenerationChunk& c, v1::GenerateResponse* out) {
   out->set_index(static_cast<int32_t>(c.index));
   for (int32_t id : c.token_ids) out->add_token_ids(id);

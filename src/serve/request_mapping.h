@@ -1,6 +1,6 @@
 // Between the API's messages (proto/stepwise/v1/generation.proto) and the serving engine's types: a
 // GenerateRequest becomes a GenerationRequest (every field checked, errors naming the API's field), a chunk becomes
-// a GenerateResponse, and a StatusError becomes a grpc::Status with the matching code.
+// a GenerateResponse (and back, for clients), and a StatusError becomes a grpc::Status with the matching code.
 #pragma once
 
 #include <grpcpp/grpcpp.h>
@@ -19,6 +19,8 @@ struct ServedModel;
 // KV pool).
 GenerationRequest to_generation_request(const v1::GenerateRequest& request, const ServedModel& model);
 void fill_response(const GenerationChunk& chunk, v1::GenerateResponse* response);
+// The inverse, for clients: a streamed response as the engine's chunk (an unknown finish reason is kError).
+GenerationChunk to_generation_chunk(const v1::GenerateResponse& response);
 grpc::Status to_grpc_status(const StatusError& e);
 const char* grpc_code_name(grpc::StatusCode code);  // "INVALID_ARGUMENT", ...
 // The Tokenize call: text, or a chat rendered with its generation prompt (INVALID_ARGUMENT naming the field).
