@@ -80,6 +80,31 @@ void rmsnorm_backward(Tensor& dx, Tensor& dw, const Tensor& dy, const Tensor& x,
   SW_DISPATCH(x.device(), rmsnorm_backward, dx, dw, dy, x, w, rstd, accumulate_dx);
 }
 
+void add_rmsnorm_forward(Tensor& sum, Tensor& y, Tensor& rstd, const Tensor& x, const Tensor& w, float eps) {
+  same_device("add_rmsnorm_forward", {&sum, &y, &rstd, &x, &w});
+  SW_CHECK(sum.ndim() == 2, "add_rmsnorm_forward on ", sum.describe());
+  const int64_t n = sum.size(0), d = sum.size(1);
+  expect_shape("add_rmsnorm_forward", "x", x, {n, d});
+  expect_shape("add_rmsnorm_forward", "y", y, {n, d});
+  expect_shape("add_rmsnorm_forward", "w", w, {d});
+  expect_shape("add_rmsnorm_forward", "rstd", rstd, {n});
+  SW_DISPATCH(sum.device(), add_rmsnorm_forward, sum, y, rstd, x, w, eps);
+}
+
+void head_norm_rope_forward(Tensor& y, Tensor& rstd, const Tensor& x, const Tensor& w, const Tensor& positions,
+                            const Tensor& table, float eps) {
+  same_device("head_norm_rope_forward", {&y, &rstd, &x, &w, &positions, &table});
+  SW_CHECK(x.ndim() == 3 && positions.numel() == x.size(0) && table.size(1) == x.size(2) && x.size(2) % 2 == 0,
+           "head_norm_rope_forward on ", x.describe(), " with positions ", positions.describe(), " and table ",
+           table.describe());
+  expect_shape("head_norm_rope_forward", "y", y, x.shape());
+  expect_shape("head_norm_rope_forward", "w", w, {x.size(2)});
+  expect_shape("head_norm_rope_forward", "rstd", rstd, {x.size(0) * x.size(1)});
+  positions.check_dtype(DType::kI32);
+  table.check_dtype(DType::kF32);
+  SW_DISPATCH(x.device(), head_norm_rope_forward, y, rstd, x, w, positions, table, eps);
+}
+
 void rope_apply(Tensor& x, const Tensor& positions, const Tensor& table, bool inverse) {
   same_device("rope_apply", {&x, &positions, &table});
   SW_CHECK(x.ndim() == 3 && positions.numel() == x.size(0) && table.size(1) == x.size(2) && x.size(2) % 2 == 0,
@@ -224,6 +249,16 @@ void cross_entropy_backward(Tensor& logits, const Tensor& row_max, const Tensor&
   for (const Tensor* t : {&row_max, &sum_exp, &targets})
     expect_shape("cross_entropy_backward", "row statistic", *t, {n});
   SW_DISPATCH(logits.device(), cross_entropy_backward, logits, row_max, sum_exp, targets, vocab_start, grad_scale);
+}
+
+void argmax_rows(Tensor& ids, const Tensor& logits, int64_t columns) {
+  same_device("argmax_rows", {&ids, &logits});
+  SW_CHECK(logits.ndim() == 2 && columns >= 1 && columns <= logits.size(1), "argmax_rows over ", columns,
+           " columns of ", logits.describe());
+  logits.check_dtype(DType::kF32);
+  ids.check_dtype(DType::kI32);
+  expect_shape("argmax_rows", "ids", ids, {logits.size(0)});
+  SW_DISPATCH(logits.device(), argmax_rows, ids, logits, columns);
 }
 
 void add(Tensor& y, const Tensor& x, float alpha) {

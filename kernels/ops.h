@@ -51,6 +51,11 @@ void rmsnorm_forward(Tensor& y, Tensor& rstd, const Tensor& x, const Tensor& w, 
 void rmsnorm_backward(Tensor& dx, Tensor& dw, const Tensor& dy, const Tensor& x, const Tensor& w,
                       const Tensor& rstd, bool accumulate_dx);
 
+// The residual add fused with the RMSNorm that follows it (one pass over the row instead of three):
+// sum += x, then y = rmsnorm(sum) * w with rstd saved, all [N, D] (w [D]). The norm reads sum as stored (rounded to
+// its dtype), so the result is the unfused add + rmsnorm_forward's.
+void add_rmsnorm_forward(Tensor& sum, Tensor& y, Tensor& rstd, const Tensor& x, const Tensor& w, float eps);
+
 // Rotary embedding in place, Hugging Face "split halves" layout: for i < hd/2,
 // (x_i, x_{i+hd/2}) rotates by angle pos * theta^(-2i/hd). x: [N, H, hd]; positions: i32 [N];
 // table: f32 [max_pos, hd] holding cos for the first hd/2 entries and sin for the rest (rope_table).
@@ -60,6 +65,12 @@ void rope_apply(Tensor& x, const Tensor& positions, const Tensor& table, bool in
 // then rounded to `inv_freq_dtype` (Hugging Face keeps inv_freq as a buffer in the model's dtype, so a bf16
 // checkpoint rotates by bf16-rounded frequencies), angle = f32(pos) * inv_freq in f32, cos/sin rounded to f32.
 Tensor rope_table(int64_t max_positions, int64_t head_dim, double theta, DType inv_freq_dtype);
+
+// Qwen3's per-head q/k normalisation and rotary embedding as one pass: y[N, H, hd] = rope(rmsnorm(x) * w), with
+// rstd f32 [N * H] saved for the backward (rmsnorm_backward, rope_apply inverse). The normalised value is rounded
+// to y's dtype before the rotation, so the result is rmsnorm_forward then rope_apply's.
+void head_norm_rope_forward(Tensor& y, Tensor& rstd, const Tensor& x, const Tensor& w, const Tensor& positions,
+                            const Tensor& table, float eps);
 
 // Packed sequences in the flash-attention "varlen" layout: sequence s owns query rows
 // [cu_q[s], cu_q[s+1]) and key rows [cu_k[s], cu_k[s+1]). Causal with the queries aligned to the end of
@@ -122,6 +133,11 @@ void cross_entropy_sum_exp(Tensor& sum_exp, Tensor& target_logit, const Tensor& 
 // In place: logits become d loss / d logits = (softmax - onehot(target)) * grad_scale; masked rows become 0.
 void cross_entropy_backward(Tensor& logits, const Tensor& row_max, const Tensor& sum_exp, const Tensor& targets,
                             int64_t vocab_start, float grad_scale);
+
+// Greedy decoding on the device: ids[r] (i32) = the first column of row r's largest value among the first
+// `columns` of logits[N, V] (columns <= V: a padded vocabulary's tail is never chosen), so that a step copies N ids
+// to the host instead of N whole rows. Ties go to the lowest column, as infer/sampler's argmax.
+void argmax_rows(Tensor& ids, const Tensor& logits, int64_t columns);
 
 // y += alpha * x (same shape).
 void add(Tensor& y, const Tensor& x, float alpha = 1.0f);

@@ -1,4 +1,5 @@
-// CPU rotary embedding (split-halves layout), applied in place from a precomputed cos/sin table.
+// CPU rotary embedding (split-halves layout), applied in place from a precomputed cos/sin table, and the per-head
+// norm + rotary pass it ends.
 #include "core/status.h"
 #include "kernels/cpu/cpu_ops.h"
 
@@ -28,6 +29,15 @@ void rope_apply(Tensor& x, const Tensor& positions, const Tensor& table, bool in
       }
     }
   }
+}
+
+// The reference is the unfused pair: the fusion only saves memory passes and launches on the GPU.
+void head_norm_rope_forward(Tensor& y, Tensor& rstd, const Tensor& x, const Tensor& w, const Tensor& positions,
+                            const Tensor& table, float eps) {
+  const int64_t rows = x.size(0) * x.size(1), hd = x.size(2);
+  Tensor y2 = y.reshape({rows, hd});
+  rmsnorm_forward(y2, rstd, x.reshape({rows, hd}), w, eps);
+  rope_apply(y, positions, table, false);
 }
 
 }  // namespace stepwise::kernels::cpu

@@ -225,7 +225,8 @@ for s in $steps; do
       fi
       # The kernels (without the full-vocabulary loss: its CPU reference dominates, and the same kernels run at
       # small sizes) and one model test; memcheck slows kernels 10-100x.
-      filter='Dtypes/Kernels.*:KernelsF32Only.*:Cases/Attention.*:Cases/PagedAttention.*'
+      filter='Dtypes/Kernels.*:KernelsF32Only.*:Dtypes/FusedKernels.*:FusedKernelsF32Only.*:Cases/Attention.*'
+      filter+=':Cases/PagedAttention.*'
       filter+=':Fixtures/GpuModel.LogitsLoss*/qwen3_tiny_a_*-*FullVocabulary*'
       verdict=(memcheck_verdict "$out/memcheck.log")
       step memcheck 130 memcheck.log "${packed[@]}" "$sanitizer" --tool memcheck --error-exitcode 1 gpu_tests \
