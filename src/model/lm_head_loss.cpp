@@ -13,19 +13,27 @@ LmHeadScratch LmHeadScratch::create(int64_t chunk, int64_t vocab_local, DType co
   LmHeadScratch s;
   ArenaPlan plan;
   plan.add(&s.logits, {chunk, vocab_local}, DType::kF32);
-  plan.add(&s.row_max, {chunk}, DType::kF32);
-  plan.add(&s.sum_exp, {chunk}, DType::kF32);
-  plan.add(&s.target_logit, {chunk}, DType::kF32);
   if (compute_dtype != DType::kF32) plan.add(&s.dlogits, {chunk, vocab_local}, compute_dtype);
   s.block = plan.allocate(device);
+  s.reserve_rows(chunk);
   return s;
+}
+
+void LmHeadScratch::reserve_rows(int64_t rows) {
+  if (stats_block && row_max.size(0) >= rows) return;
+  stats_block.reset();  // free the old statistics before allocating the larger ones
+  ArenaPlan plan;
+  plan.add(&row_max, {rows}, DType::kF32);
+  plan.add(&sum_exp, {rows}, DType::kF32);
+  plan.add(&target_logit, {rows}, DType::kF32);
+  stats_block = plan.allocate(logits.device());
 }
 
 LossSum lm_head_loss(const Tensor& h, const Tensor& w, const Tensor& targets, const std::vector<int32_t>& host_targets,
                      const Qwen3LocalDims& dims, Communicator& tp, LmHeadScratch& s, Tensor* dh, Tensor* dw,
                      float grad_scale) {
   const int64_t n = h.size(0), chunk = s.logits.size(0);
-  LossSum loss;
+  s.reserve_rows(n);
   for (int64_t r0 = 0; r0 < n; r0 += chunk) {
     const int64_t r1 = std::min(n, r0 + chunk), c = r1 - r0;
     int64_t unmasked = 0;
@@ -35,21 +43,13 @@ LossSum lm_head_loss(const Tensor& h, const Tensor& w, const Tensor& targets, co
       continue;
     }
     const Tensor hc = h.rows(r0, r1), tc = targets.rows(r0, r1);
-    Tensor logits = s.logits.rows(0, c), row_max = s.row_max.rows(0, c), sum_exp = s.sum_exp.rows(0, c),
-           target_logit = s.target_logit.rows(0, c);
+    Tensor logits = s.logits.rows(0, c), row_max = s.row_max.rows(r0, r1), sum_exp = s.sum_exp.rows(r0, r1),
+           target_logit = s.target_logit.rows(r0, r1);
     kernels::linear_forward(logits, hc, w);
     kernels::cross_entropy_row_max(row_max, logits);
     reduce_logit_max(tp, row_max);
     kernels::cross_entropy_sum_exp(sum_exp, target_logit, logits, row_max, tc, dims.vocab_start);
     reduce_logit_sums(tp, sum_exp, target_logit);
-
-    const std::vector<float> mx = row_max.to_f32_vector(), se = sum_exp.to_f32_vector(),
-                             tl = target_logit.to_f32_vector();
-    for (int64_t i = 0; i < c; ++i) {
-      if (host_targets[r0 + i] < 0) continue;
-      loss.sum += std::log(static_cast<double>(se[i])) + mx[i] - tl[i];
-      ++loss.count;
-    }
     if (!dh) continue;
     kernels::cross_entropy_backward(logits, row_max, sum_exp, tc, dims.vocab_start, grad_scale);
     // Mixed precision (bf16 head on CUDA): the matmul's operands share a dtype, so the f32 gradient chunk is
@@ -64,6 +64,15 @@ LossSum lm_head_loss(const Tensor& h, const Tensor& w, const Tensor& targets, co
     kernels::linear_backward_weight(*dw, dlogits, hc);
   }
   if (dh) reduce_column_parallel_input_grad(tp, *dh);  // each rank contributed its vocabulary slice
+  // Rows of chunks skipped above (all masked) hold stale statistics, but only unmasked rows are read.
+  const std::vector<float> mx = s.row_max.rows(0, n).to_f32_vector(), se = s.sum_exp.rows(0, n).to_f32_vector(),
+                           tl = s.target_logit.rows(0, n).to_f32_vector();
+  LossSum loss;
+  for (int64_t i = 0; i < n; ++i) {
+    if (host_targets[i] < 0) continue;
+    loss.sum += std::log(static_cast<double>(se[i])) + mx[i] - tl[i];
+    ++loss.count;
+  }
   return loss;
 }
 

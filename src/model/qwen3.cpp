@@ -80,9 +80,15 @@ ForwardBuffers& Qwen3Model::inference_buffers(int64_t n) {
 }
 
 LmHeadScratch& Qwen3Model::lm_scratch(int64_t n) {
-  const int64_t rows = std::min(n, options_.lm_head_chunk);
-  if (!lm_scratch_.block || lm_scratch_.logits.size(0) < rows)
+  const int64_t chunk = options_.lm_head_chunk > 0 ? options_.lm_head_chunk
+                        : options_.device == Device::kCUDA ? 4096
+                                                           : 1024;
+  const int64_t rows = std::min(n, chunk);
+  if (!lm_scratch_.block || lm_scratch_.logits.size(0) < rows) {
+    lm_scratch_ = LmHeadScratch();  // free the old scratch before allocating the larger one
     lm_scratch_ = LmHeadScratch::create(rows, dims_.vocab, options_.compute_dtype, options_.device);
+  }
+  lm_scratch_.reserve_rows(n);
   return lm_scratch_;
 }
 
@@ -91,34 +97,44 @@ void Qwen3Model::forward(const DeviceBatch& b, ForwardBuffers& bufs, DecodeCache
   Tensor x0 = bufs.resid_at(0, n);
   k::embedding_forward(x0, weights_.embed, b.tokens, dims_.vocab_start);
   reduce_embedding_output(*tp_, x0);
+  const float eps = static_cast<float>(config_.rms_norm_eps);
+  const Tensor final_norm = bufs.final_norm.rows(0, n), final_rstd = bufs.final_rstd.rows(0, n);
+  if (dims_.layers == 0) {
+    Tensor h = final_norm, rstd = final_rstd;
+    k::rmsnorm_forward(h, rstd, x0, weights_.final_norm, eps);
+    return;
+  }
+  LayerActivations first = bufs.layer(0, n);
+  k::rmsnorm_forward(first.ln1, first.ln1_rstd, x0, weights_.layers[0].input_norm, eps);
   for (int64_t l = 0; l < dims_.layers; ++l) {
-    Tensor out = bufs.resid_at(l + 1, n);
+    LayerOutput out{bufs.resid_at(l + 1, n), final_norm, final_rstd, weights_.final_norm};
+    if (l + 1 < dims_.layers) {
+      // With recomputation every layer shares one activation slot: layer l no longer reads its ln1 by then.
+      const LayerActivations next = bufs.layer(l + 1, n);
+      out.norm = next.ln1;
+      out.norm_rstd = next.ln1_rstd;
+      out.norm_weight = weights_.layers[l + 1].input_norm;
+    }
     layer_forward(l, b, bufs.layer(l, n), bufs.resid_at(l, n), &out, cache);
   }
-  Tensor h = bufs.final_norm.rows(0, n), rstd = bufs.final_rstd.rows(0, n);
-  k::rmsnorm_forward(h, rstd, bufs.resid_at(dims_.layers, n), weights_.final_norm,
-                     static_cast<float>(config_.rms_norm_eps));
 }
 
-void Qwen3Model::layer_forward(int64_t l, const DeviceBatch& b, LayerActivations a, const Tensor& x, Tensor* out,
-                               DecodeCache cache) {
+void Qwen3Model::layer_forward(int64_t l, const DeviceBatch& b, LayerActivations a, const Tensor& x,
+                               const LayerOutput* out, DecodeCache cache) {
   const LayerWeights& w = weights_.layers[l];
   const float eps = static_cast<float>(config_.rms_norm_eps);
   const int64_t n = b.size, hd = dims_.head_dim, hq = dims_.heads, hkv = dims_.kv_heads;
 
-  k::rmsnorm_forward(a.ln1, a.ln1_rstd, x, w.input_norm, eps);
+  if (!out) k::rmsnorm_forward(a.ln1, a.ln1_rstd, x, w.input_norm, eps);
   k::linear_forward(a.q, a.ln1, w.q_proj);  // column-parallel: no communication
   k::linear_forward(a.k, a.ln1, w.k_proj);
   k::linear_forward(a.v, a.ln1, w.v_proj);
 
-  // Per-head RMSNorm, then the rotary embedding, into qr / kr.
-  Tensor qr = a.qr.reshape({n * hq, hd}), q_rstd = a.q_rstd.reshape({n * hq});
-  Tensor kr = a.kr.reshape({n * hkv, hd}), k_rstd = a.k_rstd.reshape({n * hkv});
-  k::rmsnorm_forward(qr, q_rstd, a.q.reshape({n * hq, hd}), w.q_norm, eps);
-  k::rmsnorm_forward(kr, k_rstd, a.k.reshape({n * hkv, hd}), w.k_norm, eps);
+  // Per-head RMSNorm, then the rotary embedding, into qr / kr (one fused pass each).
   Tensor q3 = a.qr.reshape({n, hq, hd}), k3 = a.kr.reshape({n, hkv, hd}), v3 = a.v.reshape({n, hkv, hd});
-  k::rope_apply(q3, b.positions, rope_, false);
-  k::rope_apply(k3, b.positions, rope_, false);
+  Tensor q_rstd = a.q_rstd.reshape({n * hq}), k_rstd = a.k_rstd.reshape({n * hkv});
+  k::head_norm_rope_forward(q3, q_rstd, a.q.reshape({n, hq, hd}), w.q_norm, b.positions, rope_, eps);
+  k::head_norm_rope_forward(k3, k_rstd, a.k.reshape({n, hkv, hd}), w.k_norm, b.positions, rope_, eps);
 
   Tensor attn3 = a.attn.reshape({n, hq, hd});
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
@@ -137,15 +153,14 @@ void Qwen3Model::layer_forward(int64_t l, const DeviceBatch& b, LayerActivations
 
   k::linear_forward(a.mid, a.attn, w.o_proj);
   reduce_row_parallel_output(*tp_, a.mid);
-  k::add(a.mid, x);
-
-  k::rmsnorm_forward(a.ln2, a.ln2_rstd, a.mid, w.post_norm, eps);
+  k::add_rmsnorm_forward(a.mid, a.ln2, a.ln2_rstd, x, w.post_norm, eps);  // mid += x, then its norm
   k::linear_forward(a.gate_up, a.ln2, w.gate_up);
   k::swiglu_forward(a.act, a.gate_up);
   if (!out) return;
-  k::linear_forward(*out, a.act, w.down_proj);
-  reduce_row_parallel_output(*tp_, *out);
-  k::add(*out, a.mid);
+  Tensor resid = out->resid, norm = out->norm, norm_rstd = out->norm_rstd;
+  k::linear_forward(resid, a.act, w.down_proj);
+  reduce_row_parallel_output(*tp_, resid);
+  k::add_rmsnorm_forward(resid, norm, norm_rstd, a.mid, out->norm_weight, eps);  // out = mid + mlp, then its norm
 }
 
 // On entry s.d_resid holds d loss / d (layer output); on exit d loss / d (layer input).

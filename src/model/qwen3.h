@@ -25,7 +25,10 @@ struct ModelOptions {
   Device device = Device::kCPU;
   DType compute_dtype = DType::kF32;  // parameters and activations (bf16 on CUDA)
   Communicator* tp = nullptr;         // tensor-parallel group; null: this process holds the whole model
-  int64_t lm_head_chunk = 1024;       // rows of logits formed at once
+  // Rows of logits formed at once; 0 picks the device's: each chunk rewrites the f32 head gradient (V x D, 622 MB
+  // for Qwen3's vocabulary at D = 1024), so the GPU takes 4096 rows (2.5 GB of f32 logits, 1.2 GB in bf16); the
+  // CPU keeps 1024 (its chunk's logits fit a large cache share and the gradient is touched by a GEMM anyway).
+  int64_t lm_head_chunk = 0;
   // The flat weight and gradient blocks hold a multiple of this many elements (zero padding at the end), so that
   // ZeRO-1 can shard them evenly: set it to the data-parallel size.
   int64_t flat_block_multiple = 1;
@@ -88,8 +91,17 @@ class Qwen3Model {
   void forward(const DeviceBatch& b, ForwardBuffers& bufs, DecodeCache cache);
   // Checks and uploads the batch into `b`, runs the forward pass without keeping activations for backward.
   ForwardBuffers& forward_inference(const TokenBatch& batch, DeviceBatch& b);
-  // out == nullptr stops after the MLP activation: all that the backward pass reads (recomputation).
-  void layer_forward(int64_t l, const DeviceBatch& b, LayerActivations a, const Tensor& x, Tensor* out,
+  // Where a layer's output goes: the residual stream, and the RMSNorm that reads it next (the next layer's input
+  // norm or the final norm), formed in the same pass as the residual add that ends the layer.
+  struct LayerOutput {
+    Tensor resid;
+    Tensor norm, norm_rstd;
+    Tensor norm_weight;
+  };
+  // With `out`, a.ln1 already holds the norm of x (formed by the pass that wrote x) and the layer ends by writing
+  // *out. out == nullptr is recomputation: ln1 is formed here and the layer stops after the MLP activation, all
+  // that the backward pass reads.
+  void layer_forward(int64_t l, const DeviceBatch& b, LayerActivations a, const Tensor& x, const LayerOutput* out,
                      DecodeCache cache);
   void layer_backward(int64_t l, const DeviceBatch& b, const LayerActivations& a, const Tensor& x, BackwardScratch s);
   ForwardBuffers& inference_buffers(int64_t n);
