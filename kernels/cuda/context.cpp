@@ -1,4 +1,4 @@
-// The cuBLASLt handle, the SM count, and the scratch and staging buffers of kernels/cuda/cuda_context.h.
+// The cuBLASLt handle, the SM count, and the scratch buffers of kernels/cuda/cuda_context.h.
 #include "kernels/cuda/cuda_context.h"
 
 #include <memory>
@@ -43,25 +43,14 @@ void* scratch(Scratch slot, size_t bytes) {
   std::lock_guard<std::mutex> lock(g_mutex);
   Buffer& b = buffers[static_cast<int>(slot)];
   if (b.bytes < bytes) {
+    // Queued kernels may still use the old buffer (cudaFree is documented only as possibly synchronising); growth is
+    // rare, the first steps of a run.
+    if (b.block) CUDA_CHECK(cudaStreamSynchronize(stream()));
     b.block.reset();  // free first: the old and new buffers need not coexist
     b.block = allocate_bytes(bytes, Device::kCUDA);
     b.bytes = bytes;
   }
   return b.block.get();
-}
-
-void* pinned_staging(size_t bytes) {
-  // Never freed: a static's destructor could run after the driver has shut down (as the cuBLASLt handle's).
-  static void* block = nullptr;
-  static size_t capacity = 0;
-  std::lock_guard<std::mutex> lock(g_mutex);
-  if (capacity < bytes) {
-    if (block) CUDA_CHECK(cudaFreeHost(block));  // no copy reads it: the caller has synchronised the stream
-    block = nullptr;
-    CUDA_CHECK(cudaMallocHost(&block, bytes));
-    capacity = bytes;
-  }
-  return block;
 }
 
 }  // namespace stepwise::kernels::cuda

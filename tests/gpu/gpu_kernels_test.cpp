@@ -146,6 +146,29 @@ TEST_P(Kernels, EmbeddingForwardAndBackward) {
   expect_close(dtable.gpu, dtable.cpu, 0.0, tag("embedding_backward (same order: exact)"));
 }
 
+// The backward pass's grouping by row on the device: long runs (20,000 tokens over 300 rows, a quarter of them
+// outside the shard [1000, 1300)), a single token, and no token in range. Run in this order, the scratch grows and
+// is then reused by a smaller call.
+TEST_P(Kernels, EmbeddingBackwardLongRunsAndEdgeCases) {
+  const int64_t v_local = 300, d = 160, start = 1000;
+  std::vector<int32_t> many(20000), outside(64);
+  for (auto& id : many) id = static_cast<int32_t>(start - 50 + static_cast<int64_t>(rng_.below(v_local + 100)));
+  for (int64_t i = 0; i < 64; ++i)  // alternately below and above the shard
+    outside[static_cast<size_t>(i)] = static_cast<int32_t>(i % 2 ? start + v_local + i : start - 1 - i);
+  const std::vector<std::pair<std::string, std::vector<int32_t>>> cases{
+      {"one token", {static_cast<int32_t>(start + 7)}}, {"20000 tokens over 300 rows", many},
+      {"no token in range", outside}};
+  for (const auto& [name, id_values] : cases) {
+    const int64_t n = static_cast<int64_t>(id_values.size());
+    const Tensor ids = Tensor::from_vector(id_values, {n}), ids_gpu = ids.to(Device::kCUDA);
+    const Operand dout = random_operand({n, d}, dt(), rng_);
+    Operand dtable = random_operand({v_local, d}, DType::kF32, rng_);
+    k::embedding_backward(dtable.cpu, dout.cpu, ids, start);
+    k::embedding_backward(dtable.gpu, dout.gpu, ids_gpu, start);
+    expect_close(dtable.gpu, dtable.cpu, 0.0, tag("embedding_backward " + name + " (same order: exact)"));
+  }
+}
+
 TEST_P(Kernels, AddScale) {
   for (int64_t numel : {4096, 1001}) {
     const Operand x = random_operand({numel}, dt(), rng_);
