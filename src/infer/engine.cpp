@@ -222,11 +222,33 @@ void ServingEngine::take_inbox() {
   }
 }
 
-std::vector<float> ServingEngine::execute(const StepPlan& plan) {
+ServingEngine::StepLogits ServingEngine::execute(const StepPlan& plan, const std::vector<bool>& full_rows) {
   for (const auto& [from, to] : plan.block_copies) cache_.copy_block(from, to);
   const Tensor local = model_.forward_paged(plan.step, cache_);
-  if (plan.step.logit_rows.empty()) return {};
-  return gather_vocab_parallel_logits(model_.tp(), local, model_.config().vocab_size);
+  StepLogits out;
+  const int64_t rows = static_cast<int64_t>(plan.step.logit_rows.size()), vocab = model_.config().vocab_size;
+  if (rows == 0) return out;
+  out.rows.resize(static_cast<size_t>(rows));
+  if (model_.tp().size() > 1) {
+    const std::vector<float> all = gather_vocab_parallel_logits(model_.tp(), local, vocab);
+    for (int64_t r = 0; r < rows; ++r) out.rows[r].assign(all.begin() + r * vocab, all.begin() + (r + 1) * vocab);
+    return out;
+  }
+  out.argmax = argmax_rows(local, vocab);
+  for (int64_t r = 0; r < rows; ++r)
+    if (full_rows[static_cast<size_t>(r)]) {
+      out.rows[r] = local.rows(r, r + 1).to_f32_vector();
+      out.rows[r].resize(static_cast<size_t>(vocab));  // a padded head's tail is never a token
+    }
+  return out;
+}
+
+std::vector<bool> ServingEngine::rows_needing_logits(const Scheduler::Schedule& schedule) const {
+  std::vector<bool> full;
+  for (const Scheduler::Work& w : schedule.work)
+    if (w.samples)
+      full.push_back(!requests_.at(samples_.at(w.id)->request)->spec.sampling.argmax_only());
+  return full;
 }
 
 bool ServingEngine::step() {
@@ -244,13 +266,13 @@ bool ServingEngine::run_step() {
   StepPlan plan;
   plan.block_copies = schedule.block_copies;
   plan.step = scheduler_->make_step(schedule);
-  std::vector<float> logits;
+  StepLogits logits;
   try {
     if (model_.tp().size() > 1) {
       std::vector<int32_t> words = encode_step_plan(plan);
       broadcast_step_plan(model_.tp(), words);
     }
-    logits = execute(plan);
+    logits = execute(plan, rows_needing_logits(schedule));
   } catch (const std::exception& e) {
     fail_all(e.what());
     throw;
@@ -294,28 +316,27 @@ void ServingEngine::run_until_idle() {
   }
 }
 
-void ServingEngine::sample_all(const Scheduler::Schedule& schedule, const std::vector<float>& logits) {
+void ServingEngine::sample_all(const Scheduler::Schedule& schedule, const StepLogits& logits) {
   struct Choice {
     Sample* sample;
-    const float* logits;
+    size_t row;
     std::optional<int32_t> forced;
     SampledToken token;
   };
   std::vector<Choice> choices;
-  const int64_t vocab = model_.config().vocab_size;
-  int64_t row = 0;
+  size_t next_row = 0;
   for (const Scheduler::Work& w : schedule.work) {
     if (!w.samples) continue;
-    const float* row_logits = logits.data() + (row++) * vocab;
+    const size_t row = next_row++;
     Sample& first = *samples_.at(w.id);
     Request& r = *requests_.at(first.request);
-    choices.push_back({&first, row_logits, {}, {}});
+    choices.push_back({&first, row, {}, {}});
     if (!r.forked) {  // the prompt is computed: the other samples start from its blocks and its logits
       r.forked = true;
       for (int64_t i = 1; i < r.spec.n; ++i) {
         Sample& s = new_sample(r, i);
         scheduler_->fork(w.id, s.seq);
-        choices.push_back({&s, row_logits, {}, {}});
+        choices.push_back({&s, row, {}, {}});
       }
     }
   }
@@ -331,8 +352,11 @@ void ServingEngine::sample_all(const Scheduler::Schedule& schedule, const std::v
     Choice& c = choices[i];
     const GenerationRequest& spec = requests_.at(c.sample->request)->spec;
     try {
-      c.token = choose_next_token(std::vector<float>(c.logits, c.logits + vocab), spec.sampling, spec.prompt,
-                                  c.sample->output, c.sample->rng, c.forced);
+      const std::vector<float>& row = logits.rows[c.row];
+      if (row.empty())  // argmax_only: the device chose
+        c.token.token = c.forced ? *c.forced : logits.argmax[c.row];
+      else
+        c.token = choose_next_token(row, spec.sampling, spec.prompt, c.sample->output, c.sample->rng, c.forced);
     } catch (...) {
 #pragma omp critical
       error = std::current_exception();
@@ -431,7 +455,7 @@ void ServingEngine::run_peer() {
     broadcast_step_plan(model_.tp(), words);
     const StepPlan plan = decode_step_plan(words);
     if (plan.kind == StepPlan::Kind::kShutdown) return;
-    if (plan.kind == StepPlan::Kind::kStep) execute(plan);
+    if (plan.kind == StepPlan::Kind::kStep) execute(plan, {});
   }
 }
 

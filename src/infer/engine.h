@@ -126,11 +126,20 @@ class ServingEngine {
   void take_inbox();
   Sample& new_sample(Request& r, int64_t index);  // registered under a fresh sequence id
   void validate(const GenerationRequest& r) const;
-  // Runs a plan on this rank; the full logits rows [logit_rows, vocab] on the host.
-  std::vector<float> execute(const StepPlan& plan);
+  // A step's logits where tokens are chosen: each row's argmax, taken on the device, and on the host the whole rows
+  // that need more (sampling, penalties, log-probabilities). With TP > 1 every row comes whole: all ranks take
+  // part in the gather, and only rank 0 knows the requests.
+  struct StepLogits {
+    std::vector<int32_t> argmax;           // per logit row (one process)
+    std::vector<std::vector<float>> rows;  // per logit row: [vocab], or empty where the argmax is all it needs
+  };
+  // Runs a plan on this rank; `full_rows` flags the logit rows wanted whole (rank 0 of one process).
+  StepLogits execute(const StepPlan& plan, const std::vector<bool>& full_rows);
+  // Whether each logit row of the schedule needs its whole row (its request is not argmax_only).
+  std::vector<bool> rows_needing_logits(const Scheduler::Schedule& schedule) const;
   // Chooses the next token of every sequence that ends its step (forking a request's other samples at the end of
   // its prompt) and delivers them, in the schedule's order.
-  void sample_all(const Scheduler::Schedule& schedule, const std::vector<float>& logits);
+  void sample_all(const Scheduler::Schedule& schedule, const StepLogits& logits);
   void deliver(Sample& s, const SampledToken& token);
   // Once a sample has thought for its request's thinking_budget tokens: the early-stop text and </think> next.
   void force_end_of_thinking_if_spent(Sample& s);

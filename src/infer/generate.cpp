@@ -18,9 +18,13 @@ std::vector<int32_t> generate(Qwen3Model& model, const GenerateRequest& req,
   KvCache cache = model.new_kv_cache(static_cast<int64_t>(req.prompt.size()) + req.max_new_tokens);
   Rng rng(req.sampling.seed);
   Tensor logits = model.forward_step(req.prompt, cache);
+  const int64_t vocab = model.config().vocab_size;
+  // Greedy in one process: the device picks the token (a tensor-parallel head is split over the ranks).
+  const bool on_device = req.sampling.greedy() && model.tp().size() == 1;
   while (true) {
-    const int32_t next = sample_token(
-        gather_vocab_parallel_logits(model.tp(), logits, model.config().vocab_size), req.sampling, rng);
+    const int32_t next = on_device ? argmax_rows(logits, vocab).front()
+                                   : sample_token(gather_vocab_parallel_logits(model.tp(), logits, vocab),
+                                                  req.sampling, rng);
     out.push_back(next);
     if (on_token) on_token(next);
     const bool stop = std::find(req.stop_tokens.begin(), req.stop_tokens.end(), next) != req.stop_tokens.end();

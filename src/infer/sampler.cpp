@@ -7,6 +7,7 @@
 #include <numeric>
 
 #include "core/status.h"
+#include "kernels/ops.h"
 
 namespace stepwise {
 namespace {
@@ -208,6 +209,15 @@ int32_t argmax(const float* logits, int64_t n) {
   for (int64_t i = 1; i < n; ++i)
     if (logits[i] > logits[best]) best = i;
   return static_cast<int32_t>(best);
+}
+
+std::vector<int32_t> argmax_rows(const Tensor& logits, int64_t vocab) {
+  const int64_t rows = logits.size(0);
+  Tensor ids = Tensor::empty({rows}, DType::kI32, logits.device());
+  kernels::argmax_rows(ids, logits, vocab);
+  const Tensor host = ids.to(Device::kCPU);
+  const int32_t* p = host.data_as<int32_t>();
+  return std::vector<int32_t>(p, p + rows);
 }
 
 int32_t sample_token(const std::vector<float>& logits, const SamplingParams& params, Rng& rng) {

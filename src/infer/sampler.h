@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/rng.h"
+#include "core/tensor.h"
 
 namespace stepwise {
 
@@ -29,6 +30,11 @@ struct SamplingParams {
   // INVALID_ARGUMENT naming the field as the API spells it ("temperature", "top_p", ...) and the accepted range.
   void validate() const;
   bool greedy() const { return temperature == 0.0f; }
+  // The choice is the raw logits' argmax and nothing else is read from them: the device can make it (argmax_rows).
+  bool argmax_only() const {
+    return greedy() && logprobs == 0 && repetition_penalty == 1.0f && presence_penalty == 0.0f &&
+           frequency_penalty == 0.0f;
+  }
 };
 
 struct TokenLogprob {
@@ -44,6 +50,9 @@ struct SampledToken {
 
 // Index of the largest logit (the first on ties).
 int32_t argmax(const float* logits, int64_t n);
+// The same choice for each row of a step's logits [rows, >= vocab] over its first `vocab` columns, made where the
+// logits are: from a GPU one id per row comes back instead of the row (608 KB for Qwen3's vocabulary).
+std::vector<int32_t> argmax_rows(const Tensor& logits, int64_t vocab);
 // The sampling distribution's draw, without penalties (used where no history applies): the token choose_next_token
 // chooses from the same Rng state when no penalty is in force.
 int32_t sample_token(const std::vector<float>& logits, const SamplingParams& params, Rng& rng);

@@ -269,6 +269,30 @@ TEST(Engine, LogprobsAreTheFullSequenceLogSoftmax) {
   }
 }
 
+// A plain greedy request's token is chosen on the device (argmax_rows, one id per row copied back); asking for a
+// log-probability sends the whole row to the host sampler instead. The two paths run side by side in one batch over
+// the same prompts and must choose the same tokens, and the host path's top token must be its choice.
+TEST(Engine, DeviceAndHostGreedyChoicesAgreeInOneBatch) {
+  auto model = load_hf_model(fixture("qwen3-tiny-a"), {});
+  const auto requests = random_requests(12, model->config().vocab_size, 99);
+  ServingEngine engine(*model, nullptr, {});
+  Collector got;
+  std::vector<std::pair<uint64_t, uint64_t>> ids;
+  for (const auto& r : requests) {
+    GenerationRequest host = greedy(r.prompt, r.max_tokens);
+    host.sampling.logprobs = 1;
+    ids.emplace_back(engine.submit(greedy(r.prompt, r.max_tokens), got.sink()), engine.submit(host, got.sink()));
+  }
+  engine.run_until_idle();
+  for (size_t i = 0; i < requests.size(); ++i) {
+    const Output &device = got.at(ids[i].first), &host = got.at(ids[i].second);
+    EXPECT_EQ(device.tokens, host.tokens) << "request " << i;
+    EXPECT_TRUE(device.logprobs.empty());
+    ASSERT_EQ(host.logprobs.size(), host.tokens.size());
+    for (size_t t = 0; t < host.tokens.size(); ++t) EXPECT_EQ(host.logprobs[t].top.at(0).token, host.tokens[t]);
+  }
+}
+
 TEST(Engine, StopTokensAndMaxTokensEndASample) {
   auto model = load_hf_model(fixture("qwen3-tiny-a"), {});
   const std::vector<int32_t> prompt{3, 14, 15, 92, 65, 35};

@@ -7,6 +7,7 @@
 #include <limits>
 #include <map>
 #include <numeric>
+#include <random>
 #include <tuple>
 
 #include "core/status.h"
@@ -33,6 +34,31 @@ std::vector<float> random_logits(int64_t n, float scale, uint64_t seed) {
 TEST(Sampler, GreedyTakesTheFirstMaximum) {
   Rng rng(0);
   EXPECT_EQ(sample_token({0.1f, 3.0f, -1.0f, 3.0f}, SamplingParams{}, rng), 1);
+}
+
+// argmax_rows (kernels' argmax_rows, what a greedy step runs on the device) makes the host's choice row by row: the
+// first maximum, and never a column past `vocab` (a padded head's tail). Rows are random with planted ties.
+TEST(Sampler, ArgmaxRowsChoosesAsArgmaxOverTheFirstVocabColumns) {
+  constexpr int64_t kRows = 40, kWidth = 1000, kVocab = 937;
+  std::mt19937_64 gen(7);
+  std::uniform_real_distribution<float> u(-5.0f, 5.0f);
+  std::vector<float> logits(static_cast<size_t>(kRows * kWidth));
+  for (float& x : logits) x = u(gen);
+  for (int64_t r = 0; r < kRows; ++r) {
+    float* row = logits.data() + r * kWidth;
+    const int64_t a = static_cast<int64_t>(gen() % kVocab), b = static_cast<int64_t>(gen() % kVocab);
+    row[a] = row[b] = 9.0f;      // a tie (a == b in some rows): the lower column wins
+    row[kVocab + r % 63] = 50.0f;  // larger, but in the padding
+    if (r == 0) std::fill(row, row + kVocab, 1.0f);  // all equal: column 0
+  }
+  const std::vector<int32_t> got = argmax_rows(Tensor::from_vector(logits, {kRows, kWidth}), kVocab);
+  ASSERT_EQ(got.size(), static_cast<size_t>(kRows));
+  for (int64_t r = 0; r < kRows; ++r) {
+    const float* row = logits.data() + r * kWidth;
+    EXPECT_EQ(got[r], argmax(row, kVocab)) << "row " << r;
+    EXPECT_EQ(row[got[r]], r == 0 ? 1.0f : 9.0f) << "row " << r;
+    EXPECT_EQ(std::find(row, row + kVocab, row[got[r]]) - row, got[r]) << "the first maximum, row " << r;
+  }
 }
 
 TEST(Sampler, TemperatureSamplesTheSoftmax) {
