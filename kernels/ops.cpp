@@ -261,6 +261,11 @@ void argmax_rows(Tensor& ids, const Tensor& logits, int64_t columns) {
   SW_DISPATCH(logits.device(), argmax_rows, ids, logits, columns);
 }
 
+void increment(Tensor& x, int32_t delta) {
+  x.check_dtype(DType::kI32);
+  SW_DISPATCH(x.device(), increment, x, delta);
+}
+
 void add(Tensor& y, const Tensor& x, float alpha) {
   same_device("add", {&y, &x});
   expect_shape("add", "x", x, y.shape());

@@ -139,6 +139,9 @@ void cross_entropy_backward(Tensor& logits, const Tensor& row_max, const Tensor&
 // to the host instead of N whole rows. Ties go to the lowest column, as infer/sampler's argmax.
 void argmax_rows(Tensor& ids, const Tensor& logits, int64_t columns);
 
+// x += delta over an i32 tensor: a recorded decode step advances its positions and lengths on the device.
+void increment(Tensor& x, int32_t delta);
+
 // y += alpha * x (same shape).
 void add(Tensor& y, const Tensor& x, float alpha = 1.0f);
 // The sum of squares of each tensor's elements, in double on the host (gradient norms); tensors on one device. On

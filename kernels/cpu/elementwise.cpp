@@ -1,4 +1,4 @@
-// CPU elementwise helpers: residual add, scaling, sum of squares, float-format conversion.
+// CPU elementwise helpers: residual add, i32 increment, scaling, sum of squares, float-format conversion.
 #include "kernels/cpu/cpu_ops.h"
 
 namespace stepwise::kernels::cpu {
@@ -9,6 +9,11 @@ void add(Tensor& y, const Tensor& x, float alpha) {
   const float* xp = x.data_as<float>();
 #pragma omp parallel for simd schedule(static) if (n > kParallelMinWork)
   for (int64_t i = 0; i < n; ++i) yp[i] += alpha * xp[i];
+}
+
+void increment(Tensor& x, int32_t delta) {
+  int32_t* p = x.data_as<int32_t>();
+  for (int64_t i = 0; i < x.numel(); ++i) p[i] += delta;
 }
 
 void scale(Tensor& x, float alpha) {

@@ -10,17 +10,21 @@
 
 namespace stepwise::kernels::cuda {
 
-// The legacy default stream: core/memory.cpp's cudaMemcpy and cudaMemset run on it as well, so uploads, kernels
-// and downloads are ordered without further synchronisation.
-inline cudaStream_t stream() { return 0; }
+// The stream this thread issues kernels on: the legacy default stream, where core/memory.cpp's cudaMemcpy and
+// cudaMemset run as well, so uploads, kernels and downloads are ordered without further synchronisation. While the
+// thread records a graph (kernels/op_graph.h) it is the graph's own stream instead, as the legacy stream cannot be
+// captured.
+cudaStream_t stream();
+// Sets this thread's stream (0: the legacy default stream again); kernels/cuda/graph.cpp's capture uses it.
+void set_thread_stream(cudaStream_t s);
 
 cublasLtHandle_t cublaslt();
 int sm_count();
 
 // Device scratch an op needs only while it runs. Each slot grows to the largest request seen (the first steps of a
-// run) and is then reused; ops on one stream never overlap, so one buffer per slot is enough. Growing synchronises
-// the stream before freeing the old buffer, so no kernel still in flight loses its scratch; a CUDA graph can thus
-// capture an op only once its slot has grown to the size the op asks for.
+// run) and is then reused; ops on one stream never overlap, so one buffer per slot is enough. A slot grows at least
+// twofold and keeps its old buffers for the life of the process: a kernel still in flight, or a recorded graph
+// (kernels/op_graph.h), may use them, and twofold growth bounds the retired memory by the slot's final size.
 enum class Scratch { kCublasWorkspace, kPartials, kIndex, kAttention, kCount };
 void* scratch(Scratch slot, size_t bytes);
 

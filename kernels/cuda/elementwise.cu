@@ -1,4 +1,5 @@
-// CUDA elementwise helpers: residual add, scaling, sum of squares (gradient norms) and float-format conversion.
+// CUDA elementwise helpers: residual add, i32 increment, scaling, sum of squares (gradient norms) and float-format
+// conversion.
 // Grid-stride loops over 16-byte packs where sizes and addresses allow, single elements otherwise.
 #include "kernels/cuda/cuda_ops.h"
 #include "kernels/cuda/device_utils.cuh"
@@ -21,6 +22,10 @@ __global__ void add_kernel(T* y, const T* x, float alpha, int64_t packs) {
     for (int j = 0; j < V; ++j) a.e[j] = from_float<T>(to_float(a.e[j]) + alpha * to_float(b.e[j]));
     store_pack<T, V>(y + i * V, a);
   }
+}
+
+__global__ void increment_kernel(int32_t* x, int32_t delta, int64_t n) {
+  for (int64_t i = thread_index(); i < n; i += thread_count()) x[i] += delta;
 }
 
 template <class T, int V>
@@ -94,6 +99,13 @@ void add(Tensor& y, const Tensor& x, float alpha) {
     using T = decltype(tag);
     launch_packed<T, AddLaunch>(y.numel(), {y.data(), x.data()}, ptr<T>(y), ptr<const T>(x), alpha);
   });
+  CUDA_CHECK(cudaGetLastError());
+}
+
+void increment(Tensor& x, int32_t delta) {
+  const int64_t n = x.numel();
+  if (n == 0) return;
+  increment_kernel<<<grid_for(n, kThreads), kThreads, 0, stream()>>>(ptr<int32_t>(x), delta, n);
   CUDA_CHECK(cudaGetLastError());
 }
 

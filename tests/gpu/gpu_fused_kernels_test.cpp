@@ -2,7 +2,7 @@
 // (1e-2): the residual add with the RMSNorm after it (whose stored sum is exact, and whose outputs equal the unfused
 // CUDA add and rmsnorm_forward's bit for bit), Qwen3's per-head q/k norm with the rotary embedding, and the greedy
 // argmax over logit rows (exact, at Qwen3's padded vocabulary). Shapes cover each kernel's packed and unpacked paths
-// and, for the fused add, rows past its register cache.
+// and, for the fused add, rows past its register cache. Also the i32 increment a recorded decode step uses.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -156,6 +156,20 @@ TEST_F(FusedKernelsF32Only, ArgmaxRowsIgnoresThePaddedTailAndTiesGoToTheLowestCo
     EXPECT_EQ(std::vector<int32_t>(ref, ref + c.n), expected) << "the CPU reference, " << shape;
     EXPECT_EQ(std::vector<int32_t>(got, got + c.n), expected) << "argmax_rows on CUDA, " << shape;
     std::printf("  %-48s exact\n", ("argmax_rows " + shape).c_str());
+  }
+}
+
+// The recorded decode step advances its positions and lengths with increment: a negative start, a negative delta, and
+// more elements than one block covers.
+TEST_F(FusedKernelsF32Only, IncrementAddsToEveryElement) {
+  std::vector<int32_t> values(1000);
+  for (size_t i = 0; i < values.size(); ++i) values[i] = static_cast<int32_t>(i) - 300;
+  for (const int32_t delta : {1, -7}) {
+    Tensor x = Tensor::from_vector(values, {1000}).to(Device::kCUDA);
+    k::increment(x, delta);
+    const Tensor back = x.to(Device::kCPU);
+    for (size_t i = 0; i < values.size(); ++i)
+      ASSERT_EQ(back.data_as<int32_t>()[i], values[i] + delta) << "element " << i << ", delta " << delta;
   }
 }
 
