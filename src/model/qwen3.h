@@ -81,6 +81,8 @@ class Qwen3Model {
   PagedKvCache new_paged_kv_cache(int64_t num_blocks, int64_t block_size) const;
 
  private:
+  friend class GreedyDecoder;  // records forward() with buffers of its own (model/greedy_decoder.h)
+
   // Where a decoding pass keeps keys and values: one sequence's KvCache or the paged pool (null both in training
   // and scoring, which attend within the batch).
   struct DecodeCache {

@@ -2,7 +2,8 @@
 // logits, loss and every gradient, three AdamW steps, and greedy decoding (teacher-forced), in f32 (the precise mode)
 // and in the mixed-precision mode training uses (bf16 weights and activations, f32 gradients and master weights).
 // Then what the GPU path promises beyond matching numbers: gradients are the same bit for bit run to run and with
-// activation recomputation, and KV-cache decoding agrees with a full forward pass. Last, a sanity check at
+// activation recomputation, KV-cache decoding agrees with a full forward pass, and greedy steps replayed from a
+// recorded CUDA graph choose exactly the tokens of steps run kernel by kernel. Last, a sanity check at
 // Qwen3-0.6B's shapes (random weights), where the tiny fixtures cannot reach: its loss is what theory says.
 // The fixtures are read from $STEPWISE_FIXTURES_DIR when set (run_gpu_checks.sh points it at the packed copy).
 #include <gtest/gtest.h>
@@ -15,6 +16,7 @@
 #include "fixture.h"
 #include "gpu_test_util.h"
 #include "io/hf_config.h"
+#include "model/greedy_decoder.h"
 #include "model/hf_model.h"
 #include "train/adamw.h"
 
@@ -175,6 +177,26 @@ TEST_P(GpuModel, KvCacheStepsMatchFullForward) {
     step = model_->forward_step({tokens[t]}, cache);
     expect_close(step, all.rows(t, t + 1), tolerance(dtype_), tag("decode step " + std::to_string(t)));
   }
+}
+
+// Greedy decoding replays each step as a recorded CUDA graph (model/greedy_decoder.h). The graph runs the very
+// kernels of an eager step on the same buffers, so the tokens must be identical, not merely close; and from the
+// second step on the steps must actually be replayed (a refused recording would fall back to eager steps silently).
+TEST_P(GpuModel, RecordedGreedyStepsEqualStepsRunOneByOne) {
+  const std::vector<int32_t> tokens = fx_->row_tokens(0);
+  const std::vector<int32_t> prompt(tokens.begin(), tokens.begin() + static_cast<int64_t>(tokens.size()) / 2);
+  constexpr int64_t kNew = 32;
+  auto decode = [&](bool record) {
+    KvCache cache = model_->new_kv_cache(static_cast<int64_t>(prompt.size()) + kNew);
+    GreedyDecoder decoder(*model_, cache, record);
+    std::vector<int32_t> out{decoder.start(prompt)};
+    while (static_cast<int64_t>(out.size()) < kNew) out.push_back(decoder.next());
+    EXPECT_EQ(decoder.recorded(), record) << tag("graph recorded");
+    return out;
+  };
+  const std::vector<int32_t> eager = decode(false), recorded = decode(true);
+  EXPECT_EQ(recorded, eager) << tag("recorded vs one by one");
+  EXPECT_EQ(decode(true), recorded) << tag("a second recording");
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, GpuModel,
