@@ -1,6 +1,7 @@
 // `stepwise bench gpu-decode`: greedy generation of one sequence on the GPU (bf16, random weights): a prompt of P
 // tokens, then N new tokens through the KV cache, timed end to end as Hugging Face's generate() is timed by
-// hf_baseline.py (B=1, same P and N), plus the decode steps alone (prefill subtracted).
+// hf_baseline.py (B=1, same P and N), plus the decode steps alone (prefill subtracted) and the same generation with
+// each step's kernels launched one by one instead of replaying the recorded graph.
 #include <cstdio>
 #include <memory>
 
@@ -32,6 +33,9 @@ int bench_gpu_decode(const GpuDecodeFlags& flags) {
   req.prompt = random_tokens(prompt, model->config().vocab_size, 7);
   req.max_new_tokens = new_tokens;  // no stop tokens: always N new tokens, as min_new_tokens forces in the baseline
   const double total = median_device_seconds([&] { generate(*model, req); }, warmup, runs);
+  GenerateRequest one_by_one = req;  // the same steps without the recorded graph: what the graph is worth
+  one_by_one.record_decode_steps = false;
+  const double total_one_by_one = median_device_seconds([&] { generate(*model, one_by_one); }, warmup, runs);
   KvCache cache = model->new_kv_cache(prompt);
   const double prefill = median_device_seconds(
       [&] {
@@ -48,9 +52,13 @@ int bench_gpu_decode(const GpuDecodeFlags& flags) {
               static_cast<long long>(runs), 1e3 * total);
   std::printf("  stepwise decode steps only %10.0f tokens/s   (%.3f ms per token; prefill %.2f ms)\n", decode_only,
               1e3 / decode_only, 1e3 * prefill);
+  const double one_by_one_rate = static_cast<double>(new_tokens) / total_one_by_one;
+  std::printf("  stepwise without graphs    %10.0f tokens/s   (steps' kernels launched one by one; graph %.2fx)\n",
+              one_by_one_rate, end_to_end / one_by_one_rate);
   nlohmann::json result = {{"bench", "gpu-decode"},        {"preset", preset},         {"prompt", prompt},
                            {"new_tokens", new_tokens},     {"gpu", gpu_name()},        {"tokens_per_s", end_to_end},
-                           {"decode_tokens_per_s", decode_only}, {"prefill_s", prefill}};
+                           {"decode_tokens_per_s", decode_only}, {"prefill_s", prefill},
+                           {"tokens_per_s_without_graphs", one_by_one_rate}};
   if (!base.is_null()) {
     const double theirs = base.at("B1_tokens_per_s").get<double>();
     std::printf("  HF generate (PyTorch eager) %9.0f tokens/s   (%s, torch %s)   ratio %.2fx\n", theirs,

@@ -2,9 +2,11 @@
 #include "infer/generate.h"
 
 #include <algorithm>
+#include <memory>
 
 #include "core/status.h"
 #include "distributed/tensor_parallel.h"
+#include "model/greedy_decoder.h"
 
 namespace stepwise {
 
@@ -13,23 +15,27 @@ std::vector<int32_t> generate(Qwen3Model& model, const GenerateRequest& req,
   req.sampling.validate();
   if (req.prompt.empty()) invalid_argument("the prompt is empty; give at least one token id");
   if (req.max_new_tokens < 0) invalid_argument("max_new_tokens must be >= 0, got ", req.max_new_tokens);
-  std::vector<int32_t> out;
-  if (req.max_new_tokens == 0) return out;
+  if (req.max_new_tokens == 0) return {};
   KvCache cache = model.new_kv_cache(static_cast<int64_t>(req.prompt.size()) + req.max_new_tokens);
-  Rng rng(req.sampling.seed);
-  Tensor logits = model.forward_step(req.prompt, cache);
   const int64_t vocab = model.config().vocab_size;
-  // Greedy in one process: the device picks the token (a tensor-parallel head is split over the ranks).
-  const bool on_device = req.sampling.greedy() && model.tp().size() == 1;
+  // Greedy in one process: the device chooses each token and replays the recorded step (a tensor-parallel head is
+  // split over the ranks, and its steps have collectives).
+  std::unique_ptr<GreedyDecoder> greedy;
+  if (req.sampling.greedy() && model.tp().size() == 1)
+    greedy = std::make_unique<GreedyDecoder>(model, cache, req.record_decode_steps);
+  Rng rng(req.sampling.seed);
+  std::vector<int32_t> out;
+  auto next_token = [&]() -> int32_t {
+    if (greedy) return out.empty() ? greedy->start(req.prompt) : greedy->next();
+    const Tensor logits = model.forward_step(out.empty() ? req.prompt : std::vector<int32_t>{out.back()}, cache);
+    return sample_token(gather_vocab_parallel_logits(model.tp(), logits, vocab), req.sampling, rng);
+  };
   while (true) {
-    const int32_t next = on_device ? argmax_rows(logits, vocab).front()
-                                   : sample_token(gather_vocab_parallel_logits(model.tp(), logits, vocab),
-                                                  req.sampling, rng);
+    const int32_t next = next_token();
     out.push_back(next);
     if (on_token) on_token(next);
     const bool stop = std::find(req.stop_tokens.begin(), req.stop_tokens.end(), next) != req.stop_tokens.end();
     if (stop || static_cast<int64_t>(out.size()) == req.max_new_tokens) break;
-    logits = model.forward_step({next}, cache);
   }
   return out;
 }

@@ -1,5 +1,6 @@
 // ServingEngine against independent paths: every batched greedy output equals the single-sequence generate()
-// (contiguous KvCache, dense attention) token for token, whatever the batch composition, arrival order, block size,
+// (one sequence's contiguous KvCache, batch 1; its greedy steps are checked against dense-attention forward_step
+// decoding in tests/model/greedy_decoder_test.cpp) token for token, whatever the batch composition, arrival order, block size,
 // prefill chunk size or pool size (preemption); sampled tokens depend on the seed only; logprobs equal a log-softmax
 // of the full-sequence logits (forward_logits, what `stepwise score` prints); cancellation frees every block; the
 // thinking budget and the reasoning split with the real Qwen3 tokenizer.
