@@ -18,12 +18,8 @@ namespace {
 
 namespace k = kernels;
 
-class FusedKernels : public ::testing::TestWithParam<DType> {
+class FusedKernels : public GpuDtypeTest {
  protected:
-  void SetUp() override { SKIP_WITHOUT_GPU(); }
-  DType dt() const { return GetParam(); }
-  double tol() const { return tolerance(GetParam()); }
-  std::string tag(const std::string& what) const { return what + " " + dtype_name(GetParam()); }
   Rng rng_{4321};
 };
 
@@ -97,14 +93,10 @@ TEST_P(FusedKernels, HeadNormRopePositionOutsideTheTableGivesNan) {
       << "rstd of every row";
 }
 
-INSTANTIATE_TEST_SUITE_P(Dtypes, FusedKernels, ::testing::Values(DType::kF32, DType::kBF16),
-                         [](const ::testing::TestParamInfo<DType>& info) {
-                           return std::string(dtype_name(info.param));
-                         });
+INSTANTIATE_TEST_SUITE_P(Dtypes, FusedKernels, ::testing::Values(DType::kF32, DType::kBF16), dtype_param_name);
 
-class FusedKernelsF32Only : public ::testing::Test {
+class FusedKernelsF32Only : public GpuTest {
  protected:
-  void SetUp() override { SKIP_WITHOUT_GPU(); }
   Rng rng_{77};
 };
 

@@ -17,12 +17,8 @@ namespace {
 
 namespace k = kernels;
 
-class Kernels : public ::testing::TestWithParam<DType> {
+class Kernels : public GpuDtypeTest {
  protected:
-  void SetUp() override { SKIP_WITHOUT_GPU(); }
-  DType dt() const { return GetParam(); }
-  double tol() const { return tolerance(GetParam()); }
-  std::string tag(const std::string& what) const { return what + " " + dtype_name(GetParam()); }
   Rng rng_{1234};
 };
 
@@ -256,14 +252,10 @@ TEST_P(Kernels, CrossEntropyFullVocabularyInChunks) {
   expect_close(dw.gpu, dw.cpu, tol(), tag("full-vocabulary dw"));
 }
 
-INSTANTIATE_TEST_SUITE_P(Dtypes, Kernels, ::testing::Values(DType::kF32, DType::kBF16),
-                         [](const ::testing::TestParamInfo<DType>& info) {
-                           return std::string(dtype_name(info.param));
-                         });
+INSTANTIATE_TEST_SUITE_P(Dtypes, Kernels, ::testing::Values(DType::kF32, DType::kBF16), dtype_param_name);
 
-class KernelsF32Only : public ::testing::Test {
+class KernelsF32Only : public GpuTest {
  protected:
-  void SetUp() override { SKIP_WITHOUT_GPU(); }
   Rng rng_{99};
 };
 

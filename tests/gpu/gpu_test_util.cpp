@@ -8,6 +8,8 @@ namespace stepwise::testing {
 
 double tolerance(DType dtype) { return dtype == DType::kF32 ? 1e-5 : 1e-2; }
 
+std::string dtype_param_name(const ::testing::TestParamInfo<DType>& info) { return dtype_name(info.param); }
+
 Operand operand_from(const Tensor& cpu_f32, DType dtype) {
   const Tensor rounded = cpu_f32.to_dtype(dtype);
   return {rounded.to_dtype(DType::kF32), rounded.to(Device::kCUDA)};

@@ -31,4 +31,21 @@ double rel_error(const Tensor& ours, const Tensor& ref);
 // EXPECT that rel_error(ours, ref) <= tol, printing the error either way (the run log keeps the margins).
 void expect_close(const Tensor& ours, const Tensor& ref, double tol, const std::string& what);
 
+// A kernel test run once per compute dtype (f32 and bf16): skips without a GPU; dt() is the dtype, tol() its
+// tolerance, tag() names a check with it. Instantiate with dtype_param_name, which names each instance by its dtype.
+class GpuDtypeTest : public ::testing::TestWithParam<DType> {
+ protected:
+  void SetUp() override { SKIP_WITHOUT_GPU(); }
+  DType dt() const { return GetParam(); }
+  double tol() const { return tolerance(GetParam()); }
+  std::string tag(const std::string& what) const { return what + " " + dtype_name(GetParam()); }
+};
+std::string dtype_param_name(const ::testing::TestParamInfo<DType>& info);
+
+// A GPU test without a dtype parameter: skips without a GPU.
+class GpuTest : public ::testing::Test {
+ protected:
+  void SetUp() override { SKIP_WITHOUT_GPU(); }
+};
+
 }  // namespace stepwise::testing
