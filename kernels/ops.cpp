@@ -80,6 +80,16 @@ void rmsnorm_backward(Tensor& dx, Tensor& dw, const Tensor& dy, const Tensor& x,
   SW_DISPATCH(x.device(), rmsnorm_backward, dx, dw, dy, x, w, rstd, accumulate_dx);
 }
 
+namespace {
+// x [N, H, hd] rotated by positions i32 [N] through a table of hd columns.
+void check_rotary(const char* op, const Tensor& x, const Tensor& positions, const Tensor& table) {
+  SW_CHECK(x.ndim() == 3 && positions.numel() == x.size(0) && table.size(1) == x.size(2) && x.size(2) % 2 == 0, op,
+           " on ", x.describe(), " with positions ", positions.describe(), " and table ", table.describe());
+  positions.check_dtype(DType::kI32);
+  table.check_dtype(DType::kF32);
+}
+}  // namespace
+
 void add_rmsnorm_forward(Tensor& sum, Tensor& y, Tensor& rstd, const Tensor& x, const Tensor& w, float eps) {
   same_device("add_rmsnorm_forward", {&sum, &y, &rstd, &x, &w});
   SW_CHECK(sum.ndim() == 2, "add_rmsnorm_forward on ", sum.describe());
@@ -94,22 +104,16 @@ void add_rmsnorm_forward(Tensor& sum, Tensor& y, Tensor& rstd, const Tensor& x, 
 void head_norm_rope_forward(Tensor& y, Tensor& rstd, const Tensor& x, const Tensor& w, const Tensor& positions,
                             const Tensor& table, float eps) {
   same_device("head_norm_rope_forward", {&y, &rstd, &x, &w, &positions, &table});
-  SW_CHECK(x.ndim() == 3 && positions.numel() == x.size(0) && table.size(1) == x.size(2) && x.size(2) % 2 == 0,
-           "head_norm_rope_forward on ", x.describe(), " with positions ", positions.describe(), " and table ",
-           table.describe());
+  check_rotary("head_norm_rope_forward", x, positions, table);
   expect_shape("head_norm_rope_forward", "y", y, x.shape());
   expect_shape("head_norm_rope_forward", "w", w, {x.size(2)});
   expect_shape("head_norm_rope_forward", "rstd", rstd, {x.size(0) * x.size(1)});
-  positions.check_dtype(DType::kI32);
-  table.check_dtype(DType::kF32);
   SW_DISPATCH(x.device(), head_norm_rope_forward, y, rstd, x, w, positions, table, eps);
 }
 
 void rope_apply(Tensor& x, const Tensor& positions, const Tensor& table, bool inverse) {
   same_device("rope_apply", {&x, &positions, &table});
-  SW_CHECK(x.ndim() == 3 && positions.numel() == x.size(0) && table.size(1) == x.size(2) && x.size(2) % 2 == 0,
-           "rope_apply on ", x.describe(), " with positions ", positions.describe(), " and table ", table.describe());
-  positions.check_dtype(DType::kI32);
+  check_rotary("rope_apply", x, positions, table);
   SW_DISPATCH(x.device(), rope_apply, x, positions, table, inverse);
 }
 

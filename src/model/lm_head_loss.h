@@ -26,7 +26,7 @@ struct LmHeadScratch {
   Tensor row_max, sum_exp, target_logit;  // f32 [rows]: the statistics of every row of a call
   std::shared_ptr<void> block, stats_block;
   static LmHeadScratch create(int64_t chunk, int64_t vocab_local, DType compute_dtype, Device device);
-  // Grows the per-row statistics to hold `rows` rows (lm_head_loss calls it; a model sizes it ahead).
+  // Grows the per-row statistics to hold `rows` rows (lm_head_loss sizes them for its call).
   void reserve_rows(int64_t rows);
 };
 

@@ -88,7 +88,6 @@ LmHeadScratch& Qwen3Model::lm_scratch(int64_t n) {
     lm_scratch_ = LmHeadScratch();  // free the old scratch before allocating the larger one
     lm_scratch_ = LmHeadScratch::create(rows, dims_.vocab, options_.compute_dtype, options_.device);
   }
-  lm_scratch_.reserve_rows(n);
   return lm_scratch_;
 }
 
