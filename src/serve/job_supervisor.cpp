@@ -56,6 +56,18 @@ std::vector<std::string> step_argv(const SupervisorCommand& c, const JobStep& st
   return argv;
 }
 
+constexpr int kKilledGoneWithinS = 30;
+
+// True once this supervisor is the only live process of its session, polling for up to `seconds`.
+bool wait_until_alone(int seconds) {
+  const Clock::time_point deadline = Clock::now() + std::chrono::seconds(seconds);
+  while (session_processes(getpid()).size() > 1) {
+    if (Clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
+
 // fork + exec in this single-threaded process; output to the job's log; -1 when it cannot start.
 pid_t start_step(const std::vector<std::string>& argv, const std::string& workdir, int log_fd) {
   std::vector<char*> args;
@@ -160,8 +172,14 @@ int run_job_supervisor(const std::string& job_dir) {
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
-    // Ranks left behind by a step (mpirun gone first, or a rank that ignored SIGTERM) do not outlive it.
-    if (signal_session(getpid(), SIGKILL, getpid()) > 0) log_line(log_fd, "killed processes the step left behind");
+    // Ranks left behind by a step (mpirun gone first, or a rank that ignored SIGTERM) do not outlive it, nor
+    // overlap the next step or the exit record: a killed process still tears its memory down (seconds for a large
+    // one), and the job's slot (and its GPUs) goes to the next job once the exit record is there.
+    if (signal_session(getpid(), SIGKILL, getpid()) > 0) {
+      log_line(log_fd, "killed processes the step left behind");
+      if (!wait_until_alone(kKilledGoneWithinS))
+        log_line(log_fd, "processes still ending " + std::to_string(kKilledGoneWithinS) + " s after SIGKILL");
+    }
     const int code = child < 0 ? 127 : WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     if (child >= 0 && WIFSIGNALED(status))
       log_line(log_fd, std::string("step ended by signal ") + strsignal(WTERMSIG(status)));

@@ -7,7 +7,8 @@
 //
 // SIGTERM cancels: SIGTERM to every other process of the session (mpirun and the ranks, which Open MPI puts in
 // process groups of their own but never in another session), SIGKILL to what is left after the grace period. After
-// each step, whatever of it is still alive is killed, so no rank outlives its job.
+// each step, whatever of it is still alive is killed and waited for, so no rank outlives its job: exit.json is
+// written when the supervisor is the last process of its session.
 #pragma once
 
 #include <string>

@@ -34,6 +34,14 @@ ProcessIdentity supervisor_of(const JobRecord& job, const std::string& job_dir) 
   }
 }
 
+constexpr double kSupervisorExitsWithinS = 30;
+
+bool exit_record_older_than(const std::string& job_dir, double seconds) {
+  std::error_code ec;
+  const auto written = std::filesystem::last_write_time(job_dir + "/exit.json", ec);
+  return !ec && std::filesystem::file_time_type::clock::now() - written > std::chrono::duration<double>(seconds);
+}
+
 }  // namespace
 
 void LocalLauncher::reap() {
@@ -90,10 +98,18 @@ std::string LocalLauncher::start(const JobRecord& job, const std::vector<JobStep
 LaunchStatus LocalLauncher::poll(const JobRecord& job, const std::string& dir) {
   reap();
   ExitRecord exit;
-  // The exit record is written last: once it is there the job is over, whatever the processes are doing.
-  if (read_exit_record(dir, exit)) return LaunchStatus::ended(exit);
   LaunchStatus s;
   const ProcessIdentity who = supervisor_of(job, dir);
+  if (read_exit_record(dir, exit)) {
+    // The supervisor writes the record once the job's other processes are gone, then exits: the job has ended
+    // when the supervisor has too, so that an ended job's slot is free. One that outstays its record is killed.
+    if (process_alive(who) && !exit_record_older_than(dir, kSupervisorExitsWithinS)) {
+      s.phase = LaunchStatus::Phase::kRunning;
+      return s;
+    }
+    if (process_alive(who)) signal_session(who.pid, SIGKILL);
+    return LaunchStatus::ended(exit);
+  }
   if (process_alive(who)) {
     s.phase = LaunchStatus::Phase::kRunning;
     return s;
