@@ -63,7 +63,7 @@ std::string score(const std::string& model, const std::string& tokens) {
 
 // HF -> native TP (mpirun -np 2) -> HF (mpirun -np 2, and one rank): the original tensors, the original scores.
 void round_trip(const std::string& name, const std::string& hf, int tp, const std::string& native_dtype) {
-  const std::string dir = fresh_dir("round_trip_" + name);
+  const std::string dir = fresh_test_dir("round_trip_" + name);
   const ProcessResult to_native = convert("--input " + hf + " --output " + dir + "/native --format native --tp " +
                                               std::to_string(tp) + native_dtype, kMpirun2);
   ASSERT_EQ(to_native.exit_code, 0) << to_native.describe();
@@ -95,7 +95,7 @@ TEST(Convert, RoundTripFixtureA) { round_trip("a", fixture("qwen3-tiny-a"), 2, "
 TEST(Convert, RoundTripFixtureB) { round_trip("b", fixture("qwen3-tiny-b"), 1, ""); }
 
 TEST(Convert, RoundTripTinyPreset) {
-  const std::string dir = fresh_dir("preset_hf");
+  const std::string dir = fresh_test_dir("preset_hf");
   ModelOptions o;
   Qwen3Model model(parse_qwen3_config(nlohmann::json::parse(read_text(std::string(STEPWISE_ROOT_DIR) +
                                                                       "/configs/models/qwen3-tiny.json")),
@@ -116,7 +116,7 @@ std::vector<std::pair<double, double>> losses(const std::string& run_dir) {
 // must follow the straight run.
 void resume_on_new_layout(const std::string& name, const std::string& model, int32_t vocab, int tp_a, int dp_a,
                           int tp_b, int dp_b) {
-  const std::string dir = fresh_dir("resume_" + name);
+  const std::string dir = fresh_test_dir("resume_" + name);
   write_random_dataset(dir + "/data", 60, 8, 30, vocab, 4);
   TrainConfig c = tiny_train_config(dir + "/straight", "hf:" + model, dir + "/data", 4);
   c.model.init = {ModelInit::Kind::kHuggingFace, model};
@@ -164,7 +164,7 @@ void resume_on_new_layout(const std::string& name, const std::string& model, int
 TEST(Convert, ResumeTp2Dp2OnTp1Dp4) { resume_on_new_layout("tp2dp2", fixture("qwen3-tiny-a"), 1000, 2, 2, 1, 4); }
 
 TEST(Convert, ResumeTp4OnTp2Dp2) {
-  const std::string dir = fresh_dir("tp4_model");  // the tiny preset: 8 heads and 4 KV heads split 4 ways
+  const std::string dir = fresh_test_dir("tp4_model");  // the tiny preset: 8 heads and 4 KV heads split 4 ways
   fs::create_directories(dir);
   fs::copy_file(std::string(STEPWISE_ROOT_DIR) + "/configs/models/qwen3-tiny.json", dir + "/config.json");
   ModelOptions o;
@@ -175,7 +175,7 @@ TEST(Convert, ResumeTp4OnTp2Dp2) {
 }
 
 TEST(Convert, BadInputsAreRefusedNamingTheFile) {
-  const std::string dir = fresh_dir("bad");
+  const std::string dir = fresh_test_dir("bad");
   ASSERT_EQ(convert("--input " + fixture("qwen3-tiny-b") + " --output " + dir + "/ckpt --format native")
                 .exit_code,
             0);
@@ -222,7 +222,7 @@ TEST(Convert, BadInputsAreRefusedNamingTheFile) {
 }
 
 TEST(Convert, KilledConversionLeavesNothingCompleteAndReRunSucceeds) {
-  const std::string dir = fresh_dir("killed");
+  const std::string dir = fresh_test_dir("killed");
   const std::string args = "--input " + fixture("qwen3-tiny-a") + " --output " + dir + "/out --format native --tp 2";
   // Every rank SIGKILLs itself after its first file (mpirun -x passes the variable on).
   const ProcessResult killed =
@@ -239,7 +239,7 @@ TEST(Convert, KilledConversionLeavesNothingCompleteAndReRunSucceeds) {
 
 // Checkpoints written before XXH3 (manifest version 1, FNV-1a 64) are still verified and converted.
 TEST(Convert, VersionOneManifestsAreStillRead) {
-  const std::string dir = fresh_dir("v1");
+  const std::string dir = fresh_test_dir("v1");
   ASSERT_EQ(convert("--input " + fixture("qwen3-tiny-a") + " --output " + dir + "/ckpt --format native").exit_code, 0);
   nlohmann::json m = nlohmann::json::parse(read_text(dir + "/ckpt/manifest.json"));
   m["version"] = 1;
@@ -265,7 +265,7 @@ TEST(Convert, VersionOneManifestsAreStillRead) {
 }
 
 TEST(Convert, MismatchedConfigAndFullDiskAreRefused) {
-  const std::string dir = fresh_dir("mismatch");
+  const std::string dir = fresh_test_dir("mismatch");
   fs::copy(fixture("qwen3-tiny-a"), dir + "/hf");
   nlohmann::json config = nlohmann::json::parse(read_text(dir + "/hf/config.json"));
   config["intermediate_size"] = 192;
@@ -293,7 +293,7 @@ TEST(Convert, PeakMemoryStaysWithinTheBuffer) {
 #if defined(__SANITIZE_ADDRESS__) || defined(STEPWISE_TEST_ASAN)
   GTEST_SKIP() << "AddressSanitizer's shadow memory and quarantine are not the converter's: measured in the plain build";
 #endif
-  const std::string dir = fresh_dir("memory");
+  const std::string dir = fresh_test_dir("memory");
   const int64_t bytes = write_synthetic_hf_model(dir + "/hf", synthetic_qwen3_config(int64_t{2'000'000'000}),
                                                  400'000'000);
   ASSERT_GT(bytes, int64_t{1'900'000'000});

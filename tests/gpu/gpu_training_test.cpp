@@ -14,7 +14,7 @@ namespace {
 
 TEST(GpuTraining, TinySftRunFollowsTheCpuLossCurve) {
   SKIP_WITHOUT_GPU();
-  const std::string dir = fresh_dir("GpuTraining");
+  const std::string dir = fresh_test_dir("GpuTraining");
   write_random_dataset(dir + "/data", 60, 16, 60, 64, 3);
   // head_dim 64: the GPU runs its tensor-core attention kernels, as a real model does.
   Qwen3Config model_config = tiny_config(64, 128, 2);

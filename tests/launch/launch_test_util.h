@@ -5,14 +5,14 @@
 #include <string>
 
 #include "common/process.h"
+#include "common/test_dir.h"
 
 namespace stepwise::launch_test {
 
 // `text` quoted for /bin/sh (one word, taken literally).
 std::string shell_quote(const std::string& text);
 
-// A new empty directory under the test's temporary directory.
-std::string fresh_dir(const std::string& name);
+using test::fresh_test_dir;
 void write_file(const std::string& path, const std::string& text, bool executable = false);
 std::string read_file(const std::string& path);
 

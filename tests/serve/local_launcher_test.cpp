@@ -13,6 +13,7 @@
 #include <fstream>
 #include <thread>
 
+#include "common/test_dir.h"
 #include "core/process_session.h"
 
 namespace stepwise::serve {
@@ -20,13 +21,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
-
-std::string fresh_dir(const std::string& name) {
-  const fs::path dir = fs::path(::testing::TempDir()) / ("stepwise-launcher-" + std::to_string(getpid()) + "-" + name);
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir.string();
-}
 
 std::string read_text(const std::string& path) {
   std::ifstream in(path);
@@ -46,7 +40,7 @@ pid_t start_session_leader() {
 }
 
 TEST(LocalLauncher, AnExitRecordWhoseSupervisorStillRunsIsNotYetTheEnd) {
-  const std::string dir = fresh_dir("outstayed");
+  const std::string dir = test::fresh_test_dir("outstayed");
   std::ofstream(dir + "/exit.json") << R"({"exit_code": 3, "failed_step": 1, "cancelled": false})"
                                     << "\n";
   const pid_t supervisor = start_session_leader();
@@ -75,7 +69,7 @@ TEST(LocalLauncher, AnExitRecordWhoseSupervisorStillRunsIsNotYetTheEnd) {
 }
 
 TEST(LocalLauncher, NothingOfTheJobRunsOnceItHasEnded) {
-  const std::string dir = fresh_dir("leftover");
+  const std::string dir = test::fresh_test_dir("leftover");
   LocalLauncherOptions options;
   options.binary = "/bin/sh";
   options.supervisor = std::string(STEPWISE_BUILD_DIR) + "/bin/stepwise-job-supervisor";

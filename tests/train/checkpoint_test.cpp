@@ -23,7 +23,7 @@ namespace fs = std::filesystem;
 class CheckpointTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fresh_dir(::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = fresh_test_dir(::testing::UnitTest::GetInstance()->current_test_info()->name());
     write_random_dataset(dir_ + "/data", 40, 8, 30, 64, 1);  // about 13 rows of 64: an epoch every 3 steps
     model_ = write_model_config(dir_ + "/model", tiny_config());
   }

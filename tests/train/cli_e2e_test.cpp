@@ -53,7 +53,7 @@ void expect_same_scores(const std::string& ours, const std::string& reference, i
 }
 
 TEST(CliEndToEnd, PrepareTrainExportScore) {
-  const std::string dir = fresh_dir("e2e"), tok = qwen3_tokenizer_dir();
+  const std::string dir = fresh_test_dir("e2e"), tok = qwen3_tokenizer_dir();
   ASSERT_TRUE(fs::exists(tok + "/tokenizer.json")) << "run scripts/setup.sh (npm tokenizer)";
   // GSM8K and the distilled traces (a JSONL file and a .json array) into one training set.
   const ProcessResult prep = run_stepwise("data prepare --no-progress --tokenizer " + tok + " --input " +
@@ -102,7 +102,7 @@ TEST(CliEndToEnd, PrepareTrainExportScore) {
 }
 
 TEST(CliEndToEnd, BadInputIsOneLineAndNonZero) {
-  const std::string dir = fresh_dir("e2e_errors");
+  const std::string dir = fresh_test_dir("e2e_errors");
   write_text(dir + "/bad.yaml", "run:\n  output_dir: x\nmodel:\n  config: qwen3-tiny\n  colour: red\n");
   ProcessResult r = run_stepwise("train --config " + dir + "/bad.yaml");
   EXPECT_EQ(r.exit_code, 1);

@@ -45,7 +45,7 @@ std::map<std::string, StoredTensor> read_safetensors_file(const std::string& pat
 }
 
 TEST(CliExport, DtypeRoundsTheCheckpointsWeights) {
-  const std::string dir = fresh_dir("cli_export");
+  const std::string dir = fresh_test_dir("cli_export");
   write_random_dataset(dir + "/data", 30, 8, 30, 64, 3);
   TrainConfig config =
       tiny_train_config(dir + "/run", write_model_config(dir + "/model", tiny_config()), dir + "/data", 2);

@@ -53,7 +53,7 @@ std::string strip_newlines(const std::string& s) {
 }
 
 TEST(DataPrep, MixedFileTrainsOnAssistantTurnsAndSkipsBadLines) {
-  const std::string dir = fresh_dir("mixed");
+  const std::string dir = fresh_test_dir("mixed");
   const std::string long_answer(3000, 'x');
   write_text(dir + "/in.jsonl",
              R"({"messages": [{"role": "user", "content": "2+2?"}, )"
@@ -93,7 +93,7 @@ TEST(DataPrep, MixedFileTrainsOnAssistantTurnsAndSkipsBadLines) {
 }
 
 TEST(DataPrep, EmptyAssistantTurnIsSkipped) {
-  const std::string dir = fresh_dir("empty");
+  const std::string dir = fresh_test_dir("empty");
   write_text(dir + "/in.jsonl",
              R"({"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": " "}]})"
              "\n"
@@ -105,7 +105,7 @@ TEST(DataPrep, EmptyAssistantTurnIsSkipped) {
 }
 
 TEST(DataPrep, StrictFailsAtTheFirstBadLineAndKeepsTheOldDataset) {
-  const std::string dir = fresh_dir("strict");
+  const std::string dir = fresh_test_dir("strict");
   write_text(dir + "/good.jsonl", R"({"prompt": "p", "completion": "c"})" "\n");
   prepare(dir + "/good.jsonl", dir + "/out");
   write_text(dir + "/bad.jsonl", R"({"prompt": "p", "completion": "c"})" "\n\n" R"({"prompt": 1, "completion": "c"})"
@@ -123,7 +123,7 @@ TEST(DataPrep, StrictFailsAtTheFirstBadLineAndKeepsTheOldDataset) {
 }
 
 TEST(DataPrep, JsonArrayOfDistilledTraces) {
-  const std::string dir = fresh_dir("distill");
+  const std::string dir = fresh_test_dir("distill");
   for (const char* name : {"distill_samples_deepseek_r1.json", "distill_samples_deepseek_r1_8b.json"}) {
     const DataPrepSummary s = prepare(reasoning_data(name), dir + "/" + name);
     EXPECT_EQ(s.examples, 5) << name;
@@ -140,7 +140,7 @@ TEST(DataPrep, JsonArrayOfDistilledTraces) {
 }
 
 TEST(DataPrep, Gsm8kSubsetSummary) {
-  const std::string dir = fresh_dir("gsm8k");
+  const std::string dir = fresh_test_dir("gsm8k");
   const DataPrepSummary s = prepare(reasoning_data("gsm8k_train_200.jsonl"), dir + "/out");
   EXPECT_EQ(s.records, 200);
   EXPECT_EQ(s.examples, 200);
@@ -156,7 +156,7 @@ TEST(DataPrep, Gsm8kSubsetSummary) {
 }
 
 TEST(DataPrep, RefusesToReplaceSomethingElse) {
-  const std::string dir = fresh_dir("refuse");
+  const std::string dir = fresh_test_dir("refuse");
   std::filesystem::create_directories(dir + "/out");
   write_text(dir + "/out/precious.txt", "keep me");
   write_text(dir + "/in.jsonl", R"({"prompt": "p", "completion": "c"})" "\n");

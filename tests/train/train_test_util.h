@@ -1,4 +1,4 @@
-// Shared by the SFT tests: fresh temporary directories, the data and tokenizer they use, tiny models and
+// Shared by the SFT tests: the data and tokenizer they use, tiny models and
 // synthetic token datasets, and running the stepwise binary as a child process.
 #pragma once
 
@@ -7,13 +7,13 @@
 #include <vector>
 
 #include "common/process.h"
+#include "common/test_dir.h"
 #include "io/hf_config.h"
 #include "train/train_config.h"
 
 namespace stepwise::train_test {
 
-// An empty directory private to this process and test name.
-std::string fresh_dir(const std::string& name);
+using test::fresh_test_dir;
 std::string qwen3_tokenizer_dir();               // installed by scripts/setup.sh (npm)
 std::string reasoning_data(const std::string& name);  // tests/data/reasoning/<name>
 std::string read_text(const std::string& path);
