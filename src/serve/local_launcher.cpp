@@ -97,24 +97,22 @@ std::string LocalLauncher::start(const JobRecord& job, const std::vector<JobStep
 
 LaunchStatus LocalLauncher::poll(const JobRecord& job, const std::string& dir) {
   reap();
-  ExitRecord exit;
-  LaunchStatus s;
   const ProcessIdentity who = supervisor_of(job, dir);
-  if (read_exit_record(dir, exit)) {
-    // The supervisor writes the record once the job's other processes are gone, then exits: the job has ended
-    // when the supervisor has too, so that an ended job's slot is free. One that outstays its record is killed.
-    if (process_alive(who) && !exit_record_older_than(dir, kSupervisorExitsWithinS)) {
-      s.phase = LaunchStatus::Phase::kRunning;
-      return s;
-    }
-    if (process_alive(who)) signal_session(who.pid, SIGKILL);
-    return LaunchStatus::ended(exit);
-  }
-  if (process_alive(who)) {
+  // Liveness before the record: the supervisor writes its record and then exits, so one seen gone has written it
+  // if it ever will. The record comes once the job's other processes are gone, and the job has ended when the
+  // supervisor has too, so that an ended job's slot is free; one that outstays its record is killed.
+  const bool alive = process_alive(who);
+  ExitRecord exit;
+  const bool recorded = read_exit_record(dir, exit);
+  LaunchStatus s;
+  if (alive && !(recorded && exit_record_older_than(dir, kSupervisorExitsWithinS))) {
     s.phase = LaunchStatus::Phase::kRunning;
     return s;
   }
-  if (read_exit_record(dir, exit)) return LaunchStatus::ended(exit);  // it ended between the two looks
+  if (recorded) {
+    if (alive) signal_session(who.pid, SIGKILL);
+    return LaunchStatus::ended(exit);
+  }
   s.phase = LaunchStatus::Phase::kVanished;
   s.detail = who.pid < 0 ? "its supervisor never started (no heartbeat file)"
                          : "its supervisor (pid " + std::to_string(who.pid) + ") is gone without an exit record";
