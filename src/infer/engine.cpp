@@ -234,7 +234,8 @@ ServingEngine::StepLogits ServingEngine::execute(const StepPlan& plan, const std
     for (int64_t r = 0; r < rows; ++r) out.rows[r].assign(all.begin() + r * vocab, all.begin() + (r + 1) * vocab);
     return out;
   }
-  out.argmax = argmax_rows(local, vocab);
+  if (std::find(full_rows.begin(), full_rows.end(), false) != full_rows.end())  // a row the argmax alone decides
+    out.argmax = argmax_rows(local, vocab);
   for (int64_t r = 0; r < rows; ++r)
     if (full_rows[static_cast<size_t>(r)]) {
       out.rows[r] = local.rows(r, r + 1).to_f32_vector();

@@ -130,7 +130,7 @@ class ServingEngine {
   // that need more (sampling, penalties, log-probabilities). With TP > 1 every row comes whole: all ranks take
   // part in the gather, and only rank 0 knows the requests.
   struct StepLogits {
-    std::vector<int32_t> argmax;           // per logit row (one process)
+    std::vector<int32_t> argmax;           // per logit row (one process; empty when every row comes whole)
     std::vector<std::vector<float>> rows;  // per logit row: [vocab], or empty where the argmax is all it needs
   };
   // Runs a plan on this rank; `full_rows` flags the logit rows wanted whole (rank 0 of one process).
